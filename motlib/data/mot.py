@@ -11,16 +11,18 @@ import numpy as np
 from ..core import MotlibError, Detections, Tracks, box_convert
 
 # %% auto #0
-__all__ = ['COLUMNS', 'MOTFormatError', 'parse_mot_line', 'read_mot_txt', 'write_mot_txt', 'evaluable_mask', 'SeqInfo',
-           'read_seqinfo', 'write_seqinfo', 'GTFrame', 'Sequence', 'tracks_to_rows', 'write_results', 'list_sequences']
+__all__ = ['COLUMNS', 'MAX_COORD', 'MOTFormatError', 'parse_mot_line', 'read_mot_txt', 'write_mot_txt', 'evaluable_mask',
+           'SeqInfo', 'read_seqinfo', 'write_seqinfo', 'GTFrame', 'Sequence', 'tracks_to_rows', 'write_results',
+           'list_sequences']
 
-# %% ../../nbs/01_data_mot.ipynb #6d489d2c
+# %% ../../nbs/01_data_mot.ipynb #232609f3
 class MOTFormatError(MotlibError):
     "A MOTChallenge file (txt or ini) or sequence folder that cannot be read; the message names the file and line."
 
 COLUMNS = ('frame', 'id', 'x', 'y', 'w', 'h', 'conf', 'cls', 'vis')
+MAX_COORD = 1e6   # larger box values are corrupt (and overflow float32)
 
-# %% ../../nbs/01_data_mot.ipynb #98e397ac
+# %% ../../nbs/01_data_mot.ipynb #95ffa4a0
 def parse_mot_line(line: str, path='<string>', lineno: int = 1) -> list[float]:
     "Parse one MOTChallenge line into the 9 `COLUMNS`; raise `MOTFormatError` naming `path:lineno`."
     where = f"{path}:{lineno}"
@@ -32,12 +34,15 @@ def parse_mot_line(line: str, path='<string>', lineno: int = 1) -> list[float]:
     if not all(math.isfinite(x) for x in v): raise MOTFormatError(f"{where}: NaN or infinite value in {line.strip()[:80]!r}")
     if v[0] < 1 or v[0] != int(v[0]): raise MOTFormatError(f"{where}: frame must be an integer >= 1, got {parts[0]}")
     if v[4] < 0 or v[5] < 0: raise MOTFormatError(f"{where}: negative width or height ({parts[4]}, {parts[5]})")
+    if max(abs(x) for x in v[2:6]) > MAX_COORD: raise MOTFormatError(f"{where}: box coordinate beyond {MAX_COORD:g} pixels in {line.strip()[:80]!r}")
     if len(v) == 10: v = v[:7] + [1.0, 1.0]           # MOT15: world coordinates, pedestrian, fully visible
     return v + [1.0, 1.0, 1.0][len(v) - 6:] if len(v) < 9 else v
 
-# %% ../../nbs/01_data_mot.ipynb #c7b9722b
+# %% ../../nbs/01_data_mot.ipynb #f6f794aa
 def _slow_parse(path: Path) -> np.ndarray:
-    rows = [parse_mot_line(l, path, i) for i, l in enumerate(path.read_text().splitlines(), 1) if l.strip()]
+    try: text = path.read_text(encoding='utf-8-sig')      # a BOM written by Windows tools is fine
+    except UnicodeDecodeError as e: raise MOTFormatError(f"{path}: not a text file ({e.reason} at byte {e.start})") from None
+    rows = [parse_mot_line(l, path, i) for i, l in enumerate(text.splitlines(), 1) if l.strip()]
     return np.array(rows, np.float64).reshape(-1, 9)
 
 def _fast_parse(path: Path) -> np.ndarray | None:
@@ -51,6 +56,7 @@ def _fast_parse(path: Path) -> np.ndarray | None:
     if a.size == 0: return np.zeros((0, 9))
     if a.shape[1] not in (6, 7, 8, 9, 10) or not np.isfinite(a).all(): return None
     if (a[:, 0] < 1).any() or (a[:, 0] != np.round(a[:, 0])).any() or (a[:, 4:6] < 0).any(): return None
+    if (np.abs(a[:, 2:6]) > MAX_COORD).any(): return None
     if a.shape[1] == 10: a = np.concatenate([a[:, :7], np.ones((len(a), 2))], 1)
     return np.concatenate([a, np.ones((len(a), 9 - a.shape[1]))], 1)
 
@@ -123,7 +129,7 @@ def write_seqinfo(path, info: SeqInfo) -> Path:
     _atomic_write_text(Path(path), '[Sequence]\n' + ''.join(f"{k}={d[f]}\n" for f, k in _INI.items()))
     return Path(path)
 
-# %% ../../nbs/01_data_mot.ipynb #07c086ed
+# %% ../../nbs/01_data_mot.ipynb #ebcc7691
 @dataclass
 class GTFrame:
     "Ground truth of one frame: xyxy `boxes`, integer `ids`, `vis`ibility, `cls` and the `conf` (consider) flag."
@@ -134,11 +140,12 @@ class GTFrame:
     conf: np.ndarray
     def __len__(self): return len(self.ids)
 
-def _index_by_frame(rows: np.ndarray, n: int) -> np.ndarray:
-    "start offsets so that rows of frame t are rows[idx[t]:idx[t+1]] (rows sorted by frame)."
-    return np.searchsorted(rows[:, 0], np.arange(0, n + 3), side='left')
+def _rows_of(rows: np.ndarray, t: int) -> np.ndarray:
+    "The rows of frame `t` (rows sorted by frame): a binary search, so huge frame numbers cost nothing."
+    lo, hi = np.searchsorted(rows[:, 0], [t, t + 1], side='left')
+    return rows[lo:hi]
 
-# %% ../../nbs/01_data_mot.ipynb #cfa783a8
+# %% ../../nbs/01_data_mot.ipynb #e9050e44
 class Sequence:
     "A MOTChallenge sequence folder: `info`, ground truth `gt` and detections `det` (N, 9) arrays, frames."
     def __init__(self, path, require_images: bool = True):
@@ -151,8 +158,6 @@ class Sequence:
         gt, det = self.path/'gt'/'gt.txt', self.path/'det'/'det.txt'
         self.gt = read_mot_txt(gt) if gt.is_file() else np.zeros((0, 9))
         self.det = read_mot_txt(det) if det.is_file() else np.zeros((0, 9))
-        n = max(self.info.seq_length, int(self.gt[:, 0].max(initial=0)), int(self.det[:, 0].max(initial=0)))
-        self._gti, self._deti = _index_by_frame(self.gt, n), _index_by_frame(self.det, n)
 
     name = property(lambda self: self.info.name)
     frame_rate = property(lambda self: self.info.frame_rate)
@@ -160,20 +165,17 @@ class Sequence:
     def frames(self): return range(1, len(self) + 1)
     def __repr__(self): return f"Sequence({self.name!r}, {len(self)} frames, {len(self.gt)} gt rows, {len(self.det)} det rows)"
 
-# %% ../../nbs/01_data_mot.ipynb #d6773469
-def _rows_of(rows, idx, t):
-    return rows[idx[t]:idx[t + 1]] if 0 <= t < len(idx) - 1 else rows[:0]
-
+# %% ../../nbs/01_data_mot.ipynb #0014111b
 def _gt_frame(self: Sequence, t: int, evaluable_only: bool = True, min_vis: float = 0.0) -> GTFrame:
     "Ground truth of frame `t` (1-based)."
-    r = _rows_of(self.gt, self._gti, t)
+    r = _rows_of(self.gt, t)
     if evaluable_only: r = r[evaluable_mask(r, min_vis=min_vis)]
     return GTFrame(box_convert(r[:, 2:6], 'xywh', 'xyxy'), r[:, 1].astype(np.int64), r[:, 8].astype(np.float32),
                    r[:, 7].astype(np.int64), r[:, 6].astype(np.float32))
 
 def _det_frame(self: Sequence, t: int) -> Detections:
     "Public detections of frame `t` (1-based) as `Detections`."
-    r = _rows_of(self.det, self._deti, t)
+    r = _rows_of(self.det, t)
     return Detections(box_convert(r[:, 2:6], 'xywh', 'xyxy'), r[:, 6], frame=t)
 
 Sequence.gt_frame, Sequence.det_frame = _gt_frame, _det_frame
