@@ -42,3 +42,16 @@ def test_player_headless(tmp_path):
     pl.slider.value = 4
     assert pl.image.value[:2] == b'\xff\xd8' and 'frame 4/5' in pl.label.value
     with pytest.raises(MotlibError): pl.render(0)
+
+
+def test_render_results_frame_sources(tmp_path):
+    "Frames come from motlib.data.datasets.iter_frames: image folders and videos work, max_frames cuts, bad sources fail clearly."
+    seq = _toy(tmp_path)
+    out = render_results(seq.img_dir, seq.gt, tmp_path/'folder.mp4', max_frames=3)      # plain image folder, default fps
+    assert len(read_video(out)) == 3
+    cap = cv2.VideoCapture(str(out)); assert cap.get(cv2.CAP_PROP_FPS) == pytest.approx(30); cap.release()
+    vid = render_results(out, seq.gt, tmp_path/'again.mp4')                              # a video as the source: its own fps
+    assert len(read_video(vid)) == 3
+    with pytest.raises(MotlibError, match="no such video file or folder"):
+        render_results(tmp_path/'missing.mp4', seq.gt, tmp_path/'x.mp4')
+    assert not (tmp_path/'x.mp4').exists()
