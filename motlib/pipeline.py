@@ -14,7 +14,8 @@ from .data.mot import Sequence, list_sequences, write_results
 from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbox_boxes
 
 # %% auto #0
-__all__ = ['TRACKERS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'ModelDetector', 'track_source']
+__all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'ModelDetector',
+           'track_source', 'split_overrides', 'method_configs', 'train_method', 'load_trained']
 
 # %% ../nbs/22_pipeline.ipynb #0dbba59d
 TRACKERS = {  # name -> (module, config class, tracker class)
@@ -95,3 +96,69 @@ def track_source(detector, source, tracker='jde', preset: str | None = None, ove
     finally:
         if writer: writer.close()
     return results, len(results) / max(busy, 1e-9)
+
+# %% ../nbs/22_pipeline.ipynb #b4768115
+METHODS = {  # name -> model module, config class, builder, training presets attribute, dataset kind, tracker (name, preset)
+    'fairmot': dict(module='motlib.models.fairmot', config='FairMOTConfig', build='build_fairmot', train_presets='TRAIN_PRESETS',
+                    dataset='frames', tracker=('jde', 'fairmot')),
+}
+
+def _method(name: str) -> tuple[dict, object]:
+    if name not in METHODS: raise ConfigError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
+    return METHODS[name], importlib.import_module(METHODS[name]['module'])
+
+def split_overrides(overrides, *classes) -> list[dict]:
+    "Route 'key=value' overrides to the first dataclass in `classes` that has the field; unknown keys are a `ConfigError`."
+    out, d = [{} for _ in classes], _as_dict(overrides)
+    for k, v in d.items():
+        owner = next((i for i, c in enumerate(classes) if k in {f.name for f in fields(c)}), None)
+        if owner is None: raise ConfigError(f"no config field {k!r} in {', '.join(c.__name__ for c in classes)}")
+        out[owner][k] = v
+    return out
+
+# %% ../nbs/22_pipeline.ipynb #9501b698
+def method_configs(method: str, preset: str | None = 'quick', overrides=None, out_dir=None):
+    "(model config, `TrainConfig`) of `method` for `preset`, with overrides routed to their owner."
+    from motlib.train import TrainConfig
+    spec, m = _method(method)
+    mcls = getattr(m, spec['config'])
+    mo, to = split_overrides(overrides, mcls, TrainConfig)
+    tp = getattr(m, spec['train_presets'])
+    if preset is not None and preset not in tp: raise ConfigError(f"unknown preset {preset!r} for {method}; choose from {sorted(tp)}")
+    mcfg = make_config(mcls, preset, overrides=mo)
+    tcfg = make_config(TrainConfig, overrides={**(tp[preset] if preset else {}), 'out_dir': str(out_dir or f"runs/{method}-{preset}"), **to})
+    return mcfg, tcfg
+
+# %% ../nbs/22_pipeline.ipynb #62aeebad
+def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='data/synth', out_dir=None, overrides=None,
+                 augment: bool = True, callbacks=None) -> dict:
+    "Train `method` on `data/train` (a MOTChallenge root) with the shared `Trainer`; returns `Trainer.fit()`'s summary."
+    import json
+    from dataclasses import asdict
+    from motlib.train import Trainer
+    from motlib.data.datasets import FrameDataset, AugConfig
+    spec, m = _method(method)
+    mcfg, tcfg = method_configs(method, preset, overrides, out_dir)
+    ds = FrameDataset(list_sequences(Path(data)/'train'), size=mcfg.input_size, aug=AugConfig() if augment else None)
+    model = getattr(m, spec['build'])(mcfg, ds.num_ids)
+    out = Path(tcfg.out_dir); out.mkdir(parents=True, exist_ok=True)
+    meta = dict(method=method, preset=preset, data=str(data), model=asdict(model.cfg), num_ids=ds.num_ids)
+    (out/'model.json').write_text(json.dumps(meta, indent=1, default=list))
+    return Trainer(model, ds, tcfg, callbacks=callbacks).fit()
+
+# %% ../nbs/22_pipeline.ipynb #11359313
+def load_trained(path, device='cpu'):
+    "Rebuild a trained model from a run folder or checkpoint (`model.json` beside it); returns `(model, meta)`."
+    import json
+    from motlib.train import load_checkpoint
+    p = Path(path); run = p if p.is_dir() else p.parent
+    if not (run/'model.json').is_file(): raise MotlibError(f"{run}: no model.json (is this a motlib training run folder?)")
+    meta = json.loads((run/'model.json').read_text())
+    spec, m = _method(meta['method'])
+    cfg = make_config(getattr(m, spec['config']), overrides={k: tuple(v) if isinstance(v, list) else v for k, v in meta['model'].items()})
+    model = getattr(m, spec['build'])(cfg)
+    ck = p if p.is_file() else next((run/n for n in ('model.pt', 'last.pt') if (run/n).is_file()), None)
+    if ck is None: raise MotlibError(f"{run}: no model.pt or last.pt")
+    sd = load_checkpoint(ck)
+    model.load_state_dict(sd['model'] if 'model' in sd and isinstance(sd['model'], dict) else sd)
+    return model.to(get_device(device)).eval(), meta
