@@ -17,9 +17,12 @@ from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbo
 __all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'ModelDetector',
            'track_source', 'split_overrides', 'method_configs', 'train_method', 'load_trained']
 
-# %% ../nbs/22_pipeline.ipynb #0dbba59d
+# %% ../nbs/22_pipeline.ipynb #8536ecfe
 TRACKERS = {  # name -> (module, config class, tracker class)
-    'jde': ('motlib.track.jde', 'JDETrackerConfig', 'JDETracker'),
+    'jde': ('motlib.track.jde', 'JDETrackerConfig', 'JDETracker'),          # notebook 07: JDE / FairMOT
+    'qd': ('motlib.track.qd', 'QDTrackerConfig', 'QDTracker'),              # notebook 08: QDTrack bi-softmax
+    'sort': ('motlib.track.baselines', 'SORTConfig', 'SORTTracker'),        # notebook 09: Kalman + IoU
+    'iou': ('motlib.track.baselines', 'IoUTrackerConfig', 'IoUTracker'),    # notebook 09: greedy IoU linker
 }
 
 def build_tracker(name: str, frame_rate: float | None = None, preset: str | None = None, overrides=None):
