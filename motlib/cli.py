@@ -103,14 +103,32 @@ def _demo_public(root: Path, out: Path, tracker: str):
     print('results:', res, '| tables:', *save_tables(df, out, f"{tracker}-public"))
     return df
 
-# %% ../nbs/90_cli.ipynb #6695d921
+# %% ../nbs/90_cli.ipynb #83e8faf3
+def _demo_fairmot(root: Path, out: Path, run: Path, overrides=()):
+    "Train the quick FairMOT (unless `run` holds one), track SynthMOT val with it, evaluate and print."
+    from motlib.eval import evaluate, format_table, save_tables
+    if not (run/'model.pt').is_file():
+        print(f"training FairMOT (quick preset) into {run} ...")
+        train_main(['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run), '--set', *overrides] if overrides
+                   else ['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run)])
+    res = out/'fairmot'
+    if track_main([str(run), str(root/'val'), '--out', str(res)]) != 0: raise MotlibError(f"tracking with {run} failed")
+    df = evaluate(root/'val', res)
+    print("\nFairMOT (quick) on SynthMOT val:\n" + format_table(df))
+    print('results and videos:', res, '| tables:', *save_tables(df, out, 'fairmot'))
+    return df
+
+# %% ../nbs/90_cli.ipynb #d560ca77
 def demo_main(argv=None) -> int:
-    "Console script `motlib-demo`: SynthMOT -> tracking -> evaluation table."
-    ap = argparse.ArgumentParser(prog='motlib-demo', description='Generate SynthMOT, track, evaluate, print the table.')
+    "Console script `motlib-demo`: SynthMOT -> SORT and trained FairMOT tracking -> evaluation tables."
+    ap = argparse.ArgumentParser(prog='motlib-demo', description='Generate SynthMOT, track, evaluate, print the tables.')
     ap.add_argument('--root', default='data/synth', help='SynthMOT folder (generated if missing)')
-    ap.add_argument('--out', default='outputs/demo', help='where results and tables go')
-    ap.add_argument('--preset', default='tiny')
-    ap.add_argument('--tracker', default='sort')
+    ap.add_argument('--out', default='outputs/demo', help='where results, videos and tables go')
+    ap.add_argument('--run', default='runs/fairmot-quick', help='FairMOT run folder (trained if it holds no model.pt)')
+    ap.add_argument('--preset', default='tiny', help='SynthMOT preset')
+    ap.add_argument('--tracker', default='sort', help='tracker for the public detections')
+    ap.add_argument('--no-train', action='store_true', help='only the public-detection part')
+    ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='FairMOT/TrainConfig fields')
     a = ap.parse_args(argv)
     def go():
         from motlib.data.synth import generate
@@ -118,4 +136,6 @@ def demo_main(argv=None) -> int:
         generate(root, a.preset, progress=True)
         print(f"SynthMOT {a.preset} in {root}")
         _demo_public(root, out, a.tracker)
+        if not a.no_train: _demo_fairmot(root, out, Path(a.run), a.overrides)
+        print(f"\nall outputs under {out}")
     return _run('motlib-demo', go)
