@@ -149,7 +149,7 @@ def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='da
     (out/'model.json').write_text(json.dumps(meta, indent=1, default=list))
     return Trainer(model, ds, tcfg, callbacks=callbacks).fit()
 
-# %% ../nbs/22_pipeline.ipynb #11359313
+# %% ../nbs/22_pipeline.ipynb #d457b731
 def load_trained(path, device='cpu'):
     "Rebuild a trained model from a run folder or checkpoint (`model.json` beside it); returns `(model, meta)`."
     import json
@@ -158,7 +158,9 @@ def load_trained(path, device='cpu'):
     if not (run/'model.json').is_file(): raise MotlibError(f"{run}: no model.json (is this a motlib training run folder?)")
     meta = json.loads((run/'model.json').read_text())
     spec, m = _method(meta['method'])
-    cfg = make_config(getattr(m, spec['config']), overrides={k: tuple(v) if isinstance(v, list) else v for k, v in meta['model'].items()})
+    saved = {k: tuple(v) if isinstance(v, list) else v for k, v in meta['model'].items()}
+    if 'pretrained' in saved: saved['pretrained'] = False      # the checkpoint overwrites any start weights
+    cfg = make_config(getattr(m, spec['config']), overrides=saved)
     model = getattr(m, spec['build'])(cfg)
     ck = p if p.is_file() else next((run/n for n in ('model.pt', 'last.pt') if (run/n).is_file()), None)
     if ck is None: raise MotlibError(f"{run}: no model.pt or last.pt")

@@ -54,11 +54,12 @@ class FairMOTConfig:
     def presets():
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), head_conv=64), full={})
 
-# %% ../../nbs/11_models_fairmot.ipynb #b2b18c40
+# %% ../../nbs/11_models_fairmot.ipynb #43235b81
 def _check_fairmot_config(c: FairMOTConfig):
     if c.backbone not in BACKBONES: raise ConfigError(f"FairMOTConfig.backbone must be one of {BACKBONES}, got {c.backbone!r}")
     if c.pretrained and c.backbone != 'mobilenetv2':
-        raise ConfigError(f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}")
+        raise ConfigError(f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}; "
+                          "set pretrained=False (the 'quick' preset sets it True)")
     c.input_size = tuple(int(v) for v in c.input_size)
     if len(c.input_size) != 2 or any(v <= 0 or v % 32 for v in c.input_size):
         raise ConfigError(f"FairMOTConfig.input_size must be (width, height), positive multiples of 32; got {c.input_size}")
