@@ -102,7 +102,7 @@ def _model_device(model) -> torch.device:
     p = next(iter(model.parameters()), None) if hasattr(model, 'parameters') else None
     return p.device if p is not None else torch.device('cpu')
 
-# %% ../../nbs/12_viz_embeddings.ipynb #3377621c
+# %% ../../nbs/12_viz_embeddings.ipynb #69d3b083
 @torch.no_grad()
 def collect_embeddings(model, sequences, size, max_frames: int | None = None, iou_thr: float = 0.5,
                        batch_size: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -125,7 +125,7 @@ def collect_embeddings(model, sequences, size, max_frames: int | None = None, io
     finally:
         if was_training: model.train()
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
-    return (np.concatenate([e.reshape(-1, dim) for e in embs]) if embs else np.zeros((0, 0), np.float32),
+    return (np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32),
             np.concatenate(ids) if ids else np.zeros(0, np.int64), np.array(names, dtype=str))
 
 # %% ../../nbs/12_viz_embeddings.ipynb #d680452c
