@@ -11,8 +11,8 @@ import torch
 from torchvision import ops
 
 # %% auto #0
-__all__ = ['MotlibError', 'ConfigError', 'as_numpy', 'Detections', 'Tracks', 'box_iou', 'generalized_box_iou', 'nms',
-           'box_convert', 'apply_overrides', 'make_config', 'get_device', 'seed_everything']
+__all__ = ['MotlibError', 'ConfigError', 'as_numpy', 'l2_normalize', 'Detections', 'Tracks', 'box_iou', 'generalized_box_iou',
+           'nms', 'box_convert', 'apply_overrides', 'make_config', 'get_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #42ef0d71
 class MotlibError(ValueError):
@@ -27,7 +27,13 @@ def as_numpy(x, dtype=np.float32) -> np.ndarray:
     if isinstance(x, torch.Tensor): x = x.detach().cpu().numpy()
     return np.asarray(x, dtype=dtype)
 
-# %% ../nbs/00_core.ipynb #34d8442c
+# %% ../nbs/00_core.ipynb #c06aed1e
+def l2_normalize(x, dtype=None) -> np.ndarray:
+    "Rows of `x` scaled to unit L2 length (zero rows stay zero), as a new array of `dtype`."
+    x = np.asarray(x, dtype)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+# %% ../nbs/00_core.ipynb #29acb265
 def _check_finite(name, a, frame):
     if a is None or a.size == 0 or np.isfinite(a).all(): return
     bad = int(np.argwhere(~np.isfinite(a))[0][0])
@@ -40,7 +46,7 @@ def _rows(a, n):
     if a.size == 0: return a.reshape(0, a.shape[-1] if a.ndim == 2 else 0)
     return a if a.ndim == 2 else a.reshape(1 if a.ndim == 1 else len(a), -1)
 
-# %% ../nbs/00_core.ipynb #cc9b4235
+# %% ../nbs/00_core.ipynb #cc4a036c
 @dataclass
 class Detections:
     "Detections of one frame: xyxy `boxes` in pixels, `scores`, optional `embeddings` and `labels`."
@@ -60,7 +66,7 @@ class Detections:
 
     def __len__(self): return len(self.boxes)
 
-# %% ../nbs/00_core.ipynb #cb19065e
+# %% ../nbs/00_core.ipynb #c0c1edab
 def _validate(self: Detections):
     n, w = len(self.boxes), _where(self.frame)
     for name in ('scores', 'labels'):
@@ -74,7 +80,7 @@ def _validate(self: Detections):
 
 Detections.validate = _validate
 
-# %% ../nbs/00_core.ipynb #e1f3d39f
+# %% ../nbs/00_core.ipynb #96b684e8
 def _select(self: Detections, idx) -> Detections:
     "A new `Detections` holding the rows `idx` (mask or indices)."
     pick = lambda a: None if a is None else a[idx]
@@ -88,7 +94,7 @@ def _empty(emb_dim: int | None = None, frame=None) -> Detections:
 Detections.__getitem__ = _select
 Detections.empty = staticmethod(_empty)
 
-# %% ../nbs/00_core.ipynb #cb1d36a6
+# %% ../nbs/00_core.ipynb #0744393d
 @dataclass
 class Tracks:
     "Tracker output of one frame: integer `ids`, xyxy `boxes`, `scores` and optional `labels`."
@@ -110,7 +116,7 @@ class Tracks:
     @staticmethod
     def empty() -> Tracks: return Tracks(np.zeros(0, np.int64), np.zeros((0, 4), np.float32))
 
-# %% ../nbs/00_core.ipynb #ff196a5e
+# %% ../nbs/00_core.ipynb #73f44178
 def _t(a): return torch.from_numpy(as_numpy(a).reshape(-1, 4))
 
 def box_iou(a, b) -> np.ndarray:
@@ -125,7 +131,7 @@ def nms(boxes, scores, iou_threshold: float) -> np.ndarray:
     "Indices kept by non-maximum suppression (`torchvision.ops.nms`), by decreasing score."
     return ops.nms(_t(boxes), torch.from_numpy(as_numpy(scores).reshape(-1)), iou_threshold).numpy()
 
-# %% ../nbs/00_core.ipynb #b48c9aa2
+# %% ../nbs/00_core.ipynb #221cd377
 def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:
     "Convert between 'xyxy', 'xywh', 'cxcywh' (torchvision) and 'cxcyah' (centre, w/h, h)."
     b = as_numpy(boxes).reshape(-1, 4).copy()
@@ -135,7 +141,7 @@ def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:
         b[:, 2] /= np.maximum(b[:, 3], 1e-6); return b
     return ops.box_convert(torch.from_numpy(b), in_fmt, out_fmt).numpy()
 
-# %% ../nbs/00_core.ipynb #265ac6ea
+# %% ../nbs/00_core.ipynb #4369ca5d
 def _parse(value, typ):
     if not isinstance(value, str): return value
     t = typ if isinstance(typ, type) else str(typ)
@@ -150,7 +156,7 @@ def _parse(value, typ):
     try: return ast.literal_eval(value)          # tuples, lists, None, 'int | None', ...
     except (ValueError, SyntaxError): return value
 
-# %% ../nbs/00_core.ipynb #cdb47435
+# %% ../nbs/00_core.ipynb #ece0e3ee
 def apply_overrides(cfg, overrides=None):
     "A copy of dataclass `cfg` with `overrides` (dict or list of 'key=value' strings) applied; unknown keys are an error."
     if not overrides: return replace(cfg)
@@ -166,7 +172,7 @@ def apply_overrides(cfg, overrides=None):
         except ValueError as e: raise ConfigError(f"{type(cfg).__name__}.{k}: {e}") from None
     return replace(cfg, **overrides)
 
-# %% ../nbs/00_core.ipynb #b09629f0
+# %% ../nbs/00_core.ipynb #c7798063
 def make_config(cls, preset: str | None = None, presets: dict | None = None, overrides=None):
     "Build `cls()` with a named preset from `presets`, then `overrides` on top."
     presets = presets if presets is not None else getattr(cls, 'presets', lambda: {})()
@@ -175,7 +181,7 @@ def make_config(cls, preset: str | None = None, presets: dict | None = None, ove
     cfg = apply_overrides(cls(), dict(presets[preset]) if preset else None)
     return apply_overrides(cfg, overrides)
 
-# %% ../nbs/00_core.ipynb #8c348975
+# %% ../nbs/00_core.ipynb #2658a652
 def get_device(pref: str | torch.device = 'auto') -> torch.device:
     "The device to run on: 'auto' picks cuda:LOCAL_RANK when CUDA is available, else cpu."
     if isinstance(pref, torch.device): return pref
