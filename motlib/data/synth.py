@@ -63,7 +63,7 @@ class SynthConfig:
     @staticmethod
     def presets():
         return {
-            'tiny': dict(width=320, height=192, fps=10.0, frames=60, seqs_train=2, seqs_val=1, seqs_test=1,
+            'tiny': dict(width=320, height=192, fps=10.0, frames=100, seqs_train=10, seqs_val=3, seqs_test=1,
                          people_min=9, people_max=11, near_height=0.5, far_height=0.14, occluders_min=1, occluders_max=2,
                          pan=12.0, det_fp=0.2, reid_train_ids=30, reid_test_ids=15, reid_per_id=5),
             'mot17': {},
