@@ -4,15 +4,19 @@
 
 # %% ../nbs/00_core.ipynb #482a35eb
 from __future__ import annotations
-import dataclasses, os, random, typing
+import dataclasses, os, random, re, secrets, shutil, threading, typing
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 import numpy as np
 import torch
 from torchvision import ops
 
 # %% auto #0
 __all__ = ['MotlibError', 'ConfigError', 'as_numpy', 'l2_normalize', 'Detections', 'Tracks', 'box_iou', 'generalized_box_iou',
-           'nms', 'box_convert', 'apply_overrides', 'make_config', 'get_device', 'seed_everything']
+           'nms', 'box_convert', 'apply_overrides', 'make_config', 'current_umask', 'file_mode', 'dir_mode',
+           'clean_stale_temps', 'atomic_write', 'atomic_write_text', 'atomic_write_bytes', 'atomic_path', 'get_device',
+           'seed_everything']
 
 # %% ../nbs/00_core.ipynb #42ef0d71
 class MotlibError(ValueError):
@@ -180,6 +184,114 @@ def make_config(cls, preset: str | None = None, presets: dict | None = None, ove
         raise ConfigError(f"unknown preset {preset!r} for {cls.__name__}; choose from {sorted(presets)}")
     cfg = apply_overrides(cls(), dict(presets[preset]) if preset else None)
     return apply_overrides(cfg, overrides)
+
+# %% ../nbs/00_core.ipynb #622db771
+_umask_lock = threading.Lock()
+
+def current_umask() -> int:
+    "The process umask, read from /proc where possible (reading it with `os.umask` briefly changes it for every thread)."
+    try:
+        for line in Path('/proc/self/status').read_text().splitlines():
+            if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError): pass
+    with _umask_lock:
+        old = os.umask(0o022)
+        os.umask(old)
+    return old
+
+def file_mode() -> int:
+    "The mode `open(path, 'w')` gives a new file under the current umask."
+    return 0o666 & ~current_umask()
+
+def dir_mode() -> int:
+    "The mode `os.mkdir(path)` gives a new folder under the current umask."
+    return 0o777 & ~current_umask()
+
+# %% ../nbs/00_core.ipynb #862048c9
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0: return False
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except (PermissionError, OverflowError, OSError): return pid != 0   # exists (owned by someone else) or unknowable
+    return True
+
+def _temp_name(path: Path, suffix: str = '') -> Path:
+    return path.parent/f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}"
+
+def clean_stale_temps(path) -> list[Path]:
+    "Remove temporary siblings `.{name}.{pid}.{hex}.tmp*` of `path` left by writers that no longer run; return them."
+    path = Path(path)
+    pat = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]+\.tmp(\.\w+)?")
+    removed = []
+    try: entries = list(path.parent.iterdir())
+    except OSError: return removed
+    for p in entries:
+        m = pat.fullmatch(p.name)
+        if m is None or _pid_alive(int(m.group(1))): continue
+        try:
+            if p.is_dir() and not p.is_symlink(): shutil.rmtree(p)
+            else: p.unlink()
+            removed.append(p)
+        except OSError: pass
+    return removed
+
+# %% ../nbs/00_core.ipynb #ee16547b
+@contextmanager
+def atomic_write(path, mode: str = 'w', encoding: str | None = None, newline: str | None = None):
+    "Open a temporary sibling of `path` for writing; on success fsync it and `os.replace` it over `path`, else delete it."
+    if not any(c in mode for c in 'wx') or '+' in mode: raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(path)
+    tmp = _temp_name(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)  # umask applies
+    try:
+        with os.fdopen(fd, mode.replace('x', 'w'), encoding=encoding, newline=newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+def atomic_write_text(path, text: str, encoding: str = 'utf-8') -> Path:
+    "Write `text` to `path` atomically (see `atomic_write`)."
+    with atomic_write(path, 'w', encoding=encoding) as f: f.write(text)
+    return Path(path)
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    "Write `data` to `path` atomically (see `atomic_write`)."
+    with atomic_write(path, 'wb') as f: f.write(data)
+    return Path(path)
+
+# %% ../nbs/00_core.ipynb #591a9d84
+@contextmanager
+def atomic_path(path, suffix: str = '', folder: bool = False):
+    "Yield a temporary sibling path of `path` (an empty folder if `folder`); on success it replaces `path`, else is removed."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(path)
+    tmp = _temp_name(path, suffix)
+    if folder: os.mkdir(tmp, 0o777)                       # umask applies, unlike mkdtemp's 0o700
+    try:
+        yield tmp
+        if not folder:
+            if not tmp.exists(): raise MotlibError(f"{path}: the writer produced no file")
+            os.chmod(tmp, file_mode())
+            os.replace(tmp, path)
+        elif path.is_dir() and not path.is_symlink():
+            old = _temp_name(path)
+            os.replace(path, old)                         # the old folder moves aside only once the new one is complete
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if path.exists() or path.is_symlink(): path.unlink()
+            os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir() and not tmp.is_symlink(): shutil.rmtree(tmp, ignore_errors=True)
+        else: tmp.unlink(missing_ok=True)
+        raise
 
 # %% ../nbs/00_core.ipynb #2658a652
 def get_device(pref: str | torch.device = 'auto') -> torch.device:
