@@ -211,8 +211,8 @@ def dir_mode() -> int:
 def _pid_alive(pid: int) -> bool:
     if pid <= 0: return False
     try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except (PermissionError, OverflowError, OSError): return pid != 0   # exists (owned by someone else) or unknowable
+    except (ProcessLookupError, OverflowError): return False
+    except OSError: return True                           # exists but belongs to someone else, or unknowable: keep
     return True
 
 def _temp_name(path: Path, suffix: str = '') -> Path:
