@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #482a35eb
 from __future__ import annotations
-import dataclasses, os, random, re, secrets, shutil, threading, typing
+import dataclasses, math, os, random, re, secrets, shutil, threading, typing
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -14,9 +14,9 @@ from torchvision import ops
 
 # %% auto #0
 __all__ = ['MotlibError', 'ConfigError', 'as_numpy', 'l2_normalize', 'Detections', 'Tracks', 'box_iou', 'generalized_box_iou',
-           'nms', 'box_convert', 'apply_overrides', 'make_config', 'current_umask', 'file_mode', 'dir_mode',
-           'clean_stale_temps', 'atomic_write', 'atomic_write_text', 'atomic_write_bytes', 'atomic_path', 'get_device',
-           'seed_everything']
+           'nms', 'box_convert', 'apply_overrides', 'make_config', 'check_range', 'check_choice', 'check_order',
+           'current_umask', 'file_mode', 'dir_mode', 'clean_stale_temps', 'atomic_write', 'atomic_write_text',
+           'atomic_write_bytes', 'atomic_path', 'get_device', 'seed_everything']
 
 # %% ../nbs/00_core.ipynb #42ef0d71
 class MotlibError(ValueError):
@@ -146,35 +146,91 @@ def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:
     return ops.box_convert(torch.from_numpy(b), in_fmt, out_fmt).numpy()
 
 # %% ../nbs/00_core.ipynb #4369ca5d
+def _kinds(typ) -> tuple[list[str], bool]:
+    "Base type names of an annotation and whether it admits None: 'int | None' -> (['int'], True)."
+    s = typ.__name__ if isinstance(typ, type) else str(typ).replace('typing.', '')
+    if s.startswith('Optional['): s = s[len('Optional['):-1] + ' | None'
+    parts = [q.strip().split('[')[0] for q in s.split('|')]
+    return [q for q in parts if q not in ('None', 'NoneType')], any(q in ('None', 'NoneType') for q in parts)
+
+def _number(v, kind: str):
+    "`v` (a str or a number) as an int or a finite-or-infinite float; ValueError otherwise."
+    if isinstance(v, (bool, np.bool_)): raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}")
+    if isinstance(v, str):
+        s = v.strip()
+        try: x = int(s) if kind == 'int' else float(s)
+        except ValueError:
+            try: x = float(s)
+            except ValueError: raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}") from None
+    elif isinstance(v, (int, float, np.integer, np.floating)): x = v
+    else: raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}")
+    if isinstance(x, (float, np.floating)) and math.isnan(x): raise ValueError(f"expected a number, got {v!r}")
+    if kind == 'float': return float(x)
+    if isinstance(x, (float, np.floating)) and not (math.isfinite(x) and float(x).is_integer()):
+        raise ValueError(f"expected an integer, got {v!r}")
+    return int(x)
+
+def _tuple(v) -> tuple:
+    "`v` as a tuple of numbers: '(320, 192)', '320,192', '7' (a 1-tuple), a list or a single number."
+    if isinstance(v, str):
+        s = v.strip()
+        if s[:1] in '([' and s[-1:] in ')]': s = s[1:-1]
+        items = [q.strip() for q in s.split(',')]
+        if items and items[-1] == '': items = items[:-1]              # '(7,)' and '7,'
+        if not items: return ()
+    elif isinstance(v, (tuple, list)): items = list(v)
+    else: items = [v]
+    out = []
+    for q in items:
+        try: out.append(_number(q, 'int'))
+        except ValueError: out.append(_number(q, 'float'))
+    return tuple(out)
+
 def _parse(value, typ):
-    if not isinstance(value, str): return value
-    t = typ if isinstance(typ, type) else str(typ)
-    if t in (bool, 'bool'):
-        if value.lower() in ('1', 'true', 'yes', 'on'): return True
-        if value.lower() in ('0', 'false', 'no', 'off'): return False
-        raise ValueError(f"not a boolean: {value!r}")
-    if t in (int, 'int'): return int(value)
-    if t in (float, 'float'): return float(value)
-    if t in (str, 'str'): return value
-    import ast
-    try: return ast.literal_eval(value)          # tuples, lists, None, 'int | None', ...
-    except (ValueError, SyntaxError): return value
+    "`value` (a --set string or a Python value) converted to the field type `typ`; ValueError when it does not fit."
+    kinds, optional = _kinds(typ)
+    if value is None or (isinstance(value, str) and value.strip().lower() in ('none', 'null') and optional):
+        if optional: return None
+        raise ValueError("None is not allowed here")
+    errors = []
+    for k in kinds:
+        try:
+            if k == 'bool':
+                if isinstance(value, (bool, np.bool_)): return bool(value)
+                s = str(value).strip().lower()
+                if s in ('1', 'true', 'yes', 'on'): return True
+                if s in ('0', 'false', 'no', 'off'): return False
+                raise ValueError(f"not a boolean: {value!r}")
+            if k in ('int', 'float'): return _number(value, k)
+            if k == 'str':
+                if isinstance(value, str): return value
+                raise ValueError(f"expected a string, got {value!r}")
+            if k in ('tuple', 'list'):
+                t = _tuple(value)
+                return t if k == 'tuple' else list(t)
+            return value                                             # other annotations are not parsed here
+        except ValueError as e: errors.append(str(e))
+    raise ValueError(errors[0] if len(errors) == 1 else f"expected {typ}, got {value!r}")
 
 # %% ../nbs/00_core.ipynb #ece0e3ee
 def apply_overrides(cfg, overrides=None):
     "A copy of dataclass `cfg` with `overrides` (dict or list of 'key=value' strings) applied; unknown keys are an error."
     if not overrides: return replace(cfg)
-    if not isinstance(overrides, dict):
-        pairs = [o.split('=', 1) for o in overrides]
-        if bad := [o for o, p in zip(overrides, pairs) if len(p) != 2]: raise ConfigError(f"expected key=value, got {bad[0]!r}")
-        overrides = dict(pairs)
-    known = {f.name: f for f in fields(cfg)}
-    for k, v in overrides.items():
+    if isinstance(overrides, str): overrides = [overrides]
+    if isinstance(overrides, dict): pairs = list(overrides.items())             # never modify the caller's dict
+    else:
+        split = [str(o).split('=', 1) for o in overrides]
+        if bad := [o for o, q in zip(overrides, split) if len(q) != 2]: raise ConfigError(f"expected key=value, got {bad[0]!r}")
+        pairs = [(k.strip(), v.strip()) for k, v in split]
+    known, name, parsed = {f.name: f for f in fields(cfg)}, type(cfg).__name__, {}
+    for k, v in pairs:
         if k not in known:
-            raise ConfigError(f"{type(cfg).__name__} has no field {k!r}; known fields: {', '.join(sorted(known))}")
-        try: overrides[k] = _parse(v, known[k].type)
-        except ValueError as e: raise ConfigError(f"{type(cfg).__name__}.{k}: {e}") from None
-    return replace(cfg, **overrides)
+            raise ConfigError(f"{name} has no field {k!r}; known fields: {', '.join(sorted(known))}")
+        try: parsed[k] = _parse(v, known[k].type)
+        except ValueError as e: raise ConfigError(f"{name}.{k}: {e}") from None
+    try: return replace(cfg, **parsed)
+    except ConfigError: raise
+    except (TypeError, ValueError, ArithmeticError) as e: raise ConfigError(f"{name}: {e}") from None
 
 # %% ../nbs/00_core.ipynb #c7798063
 def make_config(cls, preset: str | None = None, presets: dict | None = None, overrides=None):
@@ -184,6 +240,39 @@ def make_config(cls, preset: str | None = None, presets: dict | None = None, ove
         raise ConfigError(f"unknown preset {preset!r} for {cls.__name__}; choose from {sorted(presets)}")
     cfg = apply_overrides(cls(), dict(presets[preset]) if preset else None)
     return apply_overrides(cfg, overrides)
+
+# %% ../nbs/00_core.ipynb #ff253057
+def _fmt_range(lo, hi, lo_open, hi_open) -> str:
+    if lo is not None and hi is not None: return f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    if lo is not None: return f"{'>' if lo_open else '>='} {lo}"
+    return f"{'<' if hi_open else '<='} {hi}"
+
+def check_range(cfg, name: str, lo=None, hi=None, lo_open: bool = False, hi_open: bool = False,
+                integer: bool = False, size: int | None = None) -> None:
+    "Raise `ConfigError` naming `Class.name` unless the field (each element of a tuple) is a number within [lo, hi]."
+    v, where = getattr(cfg, name), f"{type(cfg).__name__}.{name}"
+    if v is None: return                                          # an optional field that is off
+    items = v if isinstance(v, (tuple, list)) else (v,)
+    if isinstance(v, (tuple, list)) and size is not None and len(v) != size:
+        raise ConfigError(f"{where} must have {size} values, got {v!r}")
+    for x in items:
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise ConfigError(f"{where} must be a number, got {v!r}")
+        if integer and not float(x).is_integer(): raise ConfigError(f"{where} must be an integer, got {v!r}")
+        bad = math.isnan(x) or (lo is not None and (x <= lo if lo_open else x < lo)) or \
+              (hi is not None and (x >= hi if hi_open else x > hi))
+        if bad: raise ConfigError(f"{where} must be {_fmt_range(lo, hi, lo_open, hi_open)}, got {v!r}")
+
+def check_choice(cfg, name: str, choices) -> None:
+    "Raise `ConfigError` naming `Class.name` unless the field is one of `choices`."
+    v = getattr(cfg, name)
+    if v not in tuple(choices): raise ConfigError(f"{type(cfg).__name__}.{name} must be one of {list(choices)}, got {v!r}")
+
+def check_order(cfg, small: str, large: str) -> None:
+    "Raise `ConfigError` unless field `small` <= field `large` (e.g. people_min <= people_max)."
+    a, b = getattr(cfg, small), getattr(cfg, large)
+    if a is not None and b is not None and a > b:
+        raise ConfigError(f"{type(cfg).__name__}: {small} ({a}) must be <= {large} ({b})")
 
 # %% ../nbs/00_core.ipynb #622db771
 _umask_lock = threading.Lock()

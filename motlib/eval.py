@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import MotlibError, ConfigError, Detections, box_iou, apply_overrides
-from .data.mot import MOTFormatError, Sequence, read_mot_txt, read_seqinfo, evaluable_mask, _atomic_write_text
+from .core import MotlibError, ConfigError, Detections, box_iou, apply_overrides, atomic_write_text
+from .data.mot import MOTFormatError, Sequence, read_mot_txt, read_seqinfo, evaluable_mask
 
 # %% auto #0
 __all__ = ['MOT17_DISTRACTORS', 'MOT20_DISTRACTORS', 'MAIN_COLUMNS', 'EvalConfig', 'iou_xywh', 'remove_distractors',
@@ -222,8 +222,8 @@ def format_table(df: pd.DataFrame, columns=MAIN_COLUMNS) -> str:
 def save_tables(df: pd.DataFrame, out_dir, stem: str = 'metrics') -> tuple[Path, Path]:
     "Write `out_dir/stem.csv` (every column, full precision) and `out_dir/stem.md` (`format_table`); returns both paths."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(out/f"{stem}.csv", df.to_csv(index_label='sequence'))
-    _atomic_write_text(out/f"{stem}.md", format_table(df) + '\n')
+    atomic_write_text(out/f"{stem}.csv", df.to_csv(index_label='sequence'))
+    atomic_write_text(out/f"{stem}.md", format_table(df) + '\n')
     return out/f"{stem}.csv", out/f"{stem}.md"
 
 # %% ../nbs/04_eval.ipynb #a005cd71

@@ -8,7 +8,7 @@ import configparser, math, os, tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
-from ..core import MotlibError, Detections, Tracks, box_convert
+from ..core import MotlibError, Detections, Tracks, atomic_write_text, box_convert
 
 # %% auto #0
 __all__ = ['COLUMNS', 'MAX_COORD', 'MOTFormatError', 'parse_mot_line', 'read_mot_txt', 'write_mot_txt', 'evaluable_mask',
@@ -70,19 +70,13 @@ def read_mot_txt(path) -> np.ndarray:
     return a[np.argsort(a[:, 0], kind='stable')]
 
 # %% ../../nbs/01_data_mot.ipynb #b305daeb
-def _atomic_write_text(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix='.tmp')
-    with os.fdopen(fd, 'w') as f: f.write(text)
-    os.replace(tmp, path)
-
 def write_mot_txt(path, rows, style: str = 'gt') -> Path:
     "Write (N, 9) `rows`; `style` 'gt' writes 9 columns (MOT16+), 'det'/'result' 10 columns (conf, -1, -1, -1)."
     rows, path = np.asarray(rows, np.float64).reshape(-1, 9), Path(path)
     if style == 'gt': fmt = lambda r: f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{int(r[6])},{int(r[7])},{r[8]:.4g}"
     elif style in ('det', 'result'): fmt = lambda r: f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4g},-1,-1,-1"
     else: raise ValueError(f"unknown style {style!r}")
-    _atomic_write_text(path, ''.join(fmt(r) + '\n' for r in rows))
+    atomic_write_text(path, ''.join(fmt(r) + '\n' for r in rows))
     return path
 
 # %% ../../nbs/01_data_mot.ipynb #4ce46935
@@ -126,7 +120,7 @@ def read_seqinfo(path) -> SeqInfo:
 def write_seqinfo(path, info: SeqInfo) -> Path:
     "Write `info` as a `seqinfo.ini` (atomically)."
     d = asdict(info); d['frame_rate'] = f"{d['frame_rate']:g}"
-    _atomic_write_text(Path(path), '[Sequence]\n' + ''.join(f"{k}={d[f]}\n" for f, k in _INI.items()))
+    atomic_write_text(Path(path), '[Sequence]\n' + ''.join(f"{k}={d[f]}\n" for f, k in _INI.items()))
     return Path(path)
 
 # %% ../../nbs/01_data_mot.ipynb #ebcc7691
