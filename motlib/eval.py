@@ -163,7 +163,7 @@ def _gt_entries(src) -> list[tuple]:
     if isinstance(src, (str, Path)):
         root = Path(src)
         if not root.is_dir(): raise MOTFormatError(f"{root}: ground-truth root not found")
-        folders = [p for p in sorted(root.iterdir()) if p.is_dir() and _gt_file(p)]
+        folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith('.') and _gt_file(p)]
         if not folders: raise MOTFormatError(f"{root}: no sequence folders with gt/gt.txt or gt.txt found")
         src = folders
     out = []

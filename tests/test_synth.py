@@ -58,3 +58,50 @@ def test_bad_requests(tmp_path):
     with pytest.raises(ConfigError, match='unknown preset'): generate(tmp_path, 'huge')
     with pytest.raises(ConfigError, match="no field 'frame'"): generate(tmp_path, 'tiny', overrides=['frame=3'])
     with pytest.raises(ConfigError, match='reid_cams'): generate_reid(tmp_path, 'tiny', overrides={**SMALL, 'reid_cams': 1})
+
+
+def test_user_reid_folder_is_not_deleted(tmp_path):
+    "issue 7.1: ROOT/reid holding a user's file (no synth.json) is an error naming it, unless overwrite."
+    notes = tmp_path/'reid'/'notes.txt'; notes.parent.mkdir(); notes.write_text('keep me')
+    small = {**SMALL, 'frames': 4, 'seqs_train': 1, 'seqs_val': 1, 'seqs_test': 1}
+    with pytest.raises(MotlibError, match=r'reid.*not a SynthMOT re-ID pool'):
+        generate(tmp_path, 'tiny', overrides=small)
+    assert notes.read_text() == 'keep me'
+    assert not (tmp_path/'train').exists()                          # checked before any sequence is written
+    generate(tmp_path, 'tiny', overrides=small, overwrite=True)    # the user asked for it
+    assert not notes.exists() and (tmp_path/'reid'/'synth.json').exists()
+
+
+def test_user_file_in_synth_folders_blocks_replacement(tmp_path):
+    "issue 7.1: a SynthMOT folder holding a user-added file is not replaced when the config changes."
+    paths = generate(tmp_path, 'tiny', splits=('val',), overrides=SMALL)
+    seq = paths['val'][0]
+    (seq/'notes.txt').write_text('mine'); (tmp_path/'reid'/'query'/'README').write_text('mine too')
+    generate(tmp_path, 'tiny', splits=('val',), overrides=SMALL)   # unchanged config: nothing to replace, no error
+    with pytest.raises(MotlibError, match=r'SynthMOT-tiny-val-01: holds files SynthMOT did not write \(notes\.txt\)'):
+        generate(tmp_path, 'tiny', splits=('val',), overrides={**SMALL, 'frames': 8}, reid=False)
+    assert (seq/'notes.txt').read_text() == 'mine' and len(list_sequences(tmp_path/'val')[0]) == 12
+    with pytest.raises(MotlibError, match=r'reid: holds files SynthMOT did not write \(query/README\)'):
+        generate_reid(tmp_path, 'tiny', overrides={**SMALL, 'reid_per_id': 4})
+    assert (tmp_path/'reid'/'query'/'README').exists()
+    generate(tmp_path, 'tiny', splits=('val',), overrides={**SMALL, 'frames': 8}, reid=False, overwrite=True)
+    assert not (seq/'notes.txt').exists() and len(list_sequences(tmp_path/'val')[0]) == 8
+
+
+def test_leftover_staging_is_cleaned(tmp_path):
+    "issue 7.10: staging folders of a killed run (old .synth-tmp, or dead-pid siblings) are removed on the next run."
+    old = tmp_path/'.synth-tmp'/'SynthMOT-tiny-val-01.k2j4_x9q'; old.mkdir(parents=True); (old/'seqinfo.ini').write_text('x')
+    dead = tmp_path/'val'/'.SynthMOT-tiny-val-01.999999999.0badf00d.tmp'; (dead/'img1').mkdir(parents=True)
+    (dead/'seqinfo.ini').write_text('[Sequence]\n')
+    generate(tmp_path, 'tiny', splits=('val',), overrides=SMALL, reid=False)
+    assert not (tmp_path/'.synth-tmp').exists() and not dead.exists()
+    assert all(not p.name.startswith('.') for p in (tmp_path/'val').iterdir())
+
+
+def test_bad_synth_values_are_config_errors(tmp_path):
+    "issue 7.7: motlib-synth --set fps=0, frames=0, width=0, people_min>people_max, det_fp=-1 are one-line config errors."
+    for bad, field in [('fps=0', 'fps'), ('frames=0', 'frames'), ('width=0', 'width'), ('det_fp=-1', 'det_fp'),
+                       ('people_min=30', 'people_max'), ('reid_size=foo', 'reid_size'), ('frames=abc', 'frames')]:
+        with pytest.raises(ConfigError, match=field):
+            generate(tmp_path, 'tiny', overrides=[bad])
+    assert not any(tmp_path.iterdir())

@@ -202,9 +202,10 @@ def write_results(path, frames_and_tracks) -> Path:
 
 # %% ../../nbs/01_data_mot.ipynb #aa2d9817
 def list_sequences(root, require_images: bool = True) -> list[Sequence]:
-    "Every sequence folder (one holding a seqinfo.ini) directly under `root`, sorted by name."
+    "Every sequence folder (one holding a seqinfo.ini) directly under `root`, sorted by name; hidden folders are skipped."
     root = Path(root)
     if not root.is_dir(): raise MOTFormatError(f"{root}: data root not found")
-    seqs = [Sequence(p, require_images) for p in sorted(root.iterdir()) if (p/'seqinfo.ini').is_file()]
+    seqs = [Sequence(p, require_images) for p in sorted(root.iterdir())
+            if not p.name.startswith('.') and (p/'seqinfo.ini').is_file()]
     if not seqs: raise MOTFormatError(f"{root}: no sequence folders (folders with a seqinfo.ini) found")
     return seqs

@@ -4,20 +4,21 @@
 
 # %% ../../nbs/02_data_synth.ipynb #5ce5d845
 from __future__ import annotations
-import hashlib, json, math, os, shutil, tempfile, time, warnings
+import hashlib, json, math, os, re, shutil, time, warnings
 from dataclasses import dataclass, asdict, astuple, field, fields, replace
 from pathlib import Path
 import numpy as np
 import cv2
-from ..core import MotlibError, ConfigError, make_config
+from ..core import MotlibError, ConfigError, make_config, atomic_path, atomic_write_text, clean_stale_temps
+from ..core import check_range, check_order
 from .mot import SeqInfo, write_seqinfo, write_mot_txt
 
 # %% auto #0
 __all__ = ['CLOTH', 'HAIR_NAMES', 'CLOTH_NAMES', 'SKIN', 'HAIR', 'PATTERNS', 'PATTERN_P', 'HEIGHTS', 'BUILDS', 'BOTTOM_P',
            'POOLS', 'DETAILS', 'VIEWS', 'SPLITS', 'SYNTH_VERSION', 'SynthConfig', 'Appearance', 'appearance_pool',
            'random_appearance', 'sample_appearance', 'near_copy', 'draw_person', 'Camera', 'make_camera',
-           'visible_fraction', 'oracle_detections', 'SynthFrame', 'SynthScene', 'config_hash', 'write_sequence',
-           'generate', 'render_identity_crop', 'generate_reid', 'scene_stats']
+           'visible_fraction', 'oracle_detections', 'SynthFrame', 'SynthScene', 'config_hash', 'check_replaceable',
+           'write_sequence', 'generate', 'render_identity_crop', 'generate_reid', 'scene_stats']
 
 # %% ../../nbs/02_data_synth.ipynb #5847f1ef
 @dataclass
@@ -71,6 +72,31 @@ class SynthConfig:
                           people_min=120, people_max=170, horizon=-0.35, near_height=0.2, far_height=0.085,
                           standing=0.2, lateral=0.6, pan=0.0, pan_prob=0.0, occluders_min=3, occluders_max=6),
         }
+
+    def __post_init__(self):
+        "Every field's range, checked once for defaults, presets, --set values and `replace`."
+        for k in ('width', 'height'): check_range(self, k, 32, 16384, integer=True)
+        check_range(self, 'fps', 0, 1000, lo_open=True)
+        check_range(self, 'frames', 1, 10**6, integer=True)
+        for k in ('seqs_train', 'seqs_val', 'seqs_test'): check_range(self, k, 0, 10**4, integer=True)
+        for k in ('people_min', 'people_max'): check_range(self, k, 0, 10**4, integer=True)
+        check_order(self, 'people_min', 'people_max')
+        check_range(self, 'horizon', -5, 1, hi_open=True)
+        check_range(self, 'near_height', 0, 2, lo_open=True)
+        check_range(self, 'far_height', 0, 1, lo_open=True)
+        if self.far_height >= self.near_height:
+            raise ConfigError(f"SynthConfig: far_height ({self.far_height}) must be < near_height ({self.near_height})")
+        check_range(self, 'hfov', 0, 180, lo_open=True, hi_open=True)
+        for k in ('speed', 'entry_rate', 'pan', 'jitter', 'blur', 'noise', 'det_jitter', 'det_fp'): check_range(self, k, 0, 1e4)
+        for k in ('lateral', 'standing', 'hard_negatives', 'pan_prob', 'det_miss', 'det_vis50', 'illumination'):
+            check_range(self, k, 0, 1)
+        for k in ('occluders_min', 'occluders_max'): check_range(self, k, 0, 100, integer=True)
+        check_order(self, 'occluders_min', 'occluders_max')
+        check_range(self, 'jpeg_quality', 1, 100, integer=True)
+        for k in ('reid_train_ids', 'reid_test_ids'): check_range(self, k, 1, 10**5, integer=True)
+        check_range(self, 'reid_per_id', 2, 1000, integer=True)           # a query and at least one gallery crop
+        check_range(self, 'reid_cams', 2, 1000, integer=True)             # query and gallery need different cameras
+        check_range(self, 'reid_size', 16, 1024, integer=True, size=2)
 
 # %% ../../nbs/02_data_synth.ipynb #5b725a7b
 CLOTH = np.array([(25, 25, 28), (235, 235, 230), (128, 128, 128), (70, 70, 75), (30, 40, 90), (40, 90, 190),
@@ -708,25 +734,57 @@ def _is_complete(path: Path, h: str) -> bool:
     except (OSError, ValueError): return False
 
 # %% ../../nbs/02_data_synth.ipynb #402fccba
-def _staging(root: Path, name: str) -> Path:
-    "A fresh temporary folder under `root/.synth-tmp` (same file system, so the final rename is atomic)."
-    (root/'.synth-tmp').mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=root/'.synth-tmp', prefix=f"{name}."))
+_SEQ_FILES = re.compile(r"seqinfo\.ini|synth\.json|gt/gt\.txt|det/det\.txt|img1/\d{6,}\.jpg")
+_REID_FILES = re.compile(r"synth\.json|(train|query|gallery)/\d{4,}_c\d+s1_\d{6,}_00\.jpg")
 
-def _commit(tmp: Path, dest: Path):
-    if dest.exists(): shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True); os.replace(tmp, dest)
-    try: tmp.parent.rmdir()
+def _foreign_files(path: Path, kind: str) -> list[str]:
+    "Entries under `path` (relative, sorted) that SynthMOT does not write; [] when motlib can recreate the whole folder."
+    files, dirs = (_SEQ_FILES, {'img1', 'gt', 'det'}) if kind == 'seq' else (_REID_FILES, {'train', 'query', 'gallery'})
+    extra = []
+    for top, subdirs, names in os.walk(path):                  # does not follow links
+        rel = Path(top).relative_to(path)
+        for d in subdirs:
+            r = (rel/d).as_posix()
+            if r not in dirs or os.path.islink(os.path.join(top, d)): extra.append(r + '/')
+        for n in names:
+            r = (rel/n).as_posix()
+            if not files.fullmatch(r) or os.path.islink(os.path.join(top, n)): extra.append(r)
+        subdirs[:] = [d for d in subdirs if (rel/d).as_posix() in dirs]
+    return sorted(extra)
+
+def check_replaceable(path, kind: str = 'seq') -> None:
+    "Raise `MotlibError` unless `path` is absent or a folder SynthMOT wrote (`synth.json`) holding only files it writes."
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()): return
+    what = 'SynthMOT sequence' if kind == 'seq' else 'SynthMOT re-ID pool'
+    if path.is_symlink() or not path.is_dir():
+        raise MotlibError(f"{path}: exists and is not a {what} folder; pass overwrite=True to replace it")
+    try: meta = json.loads((path/'synth.json').read_text(encoding='utf-8'))
+    except (OSError, ValueError): meta = None
+    if not isinstance(meta, dict) or meta.get('generator') != 'motlib.data.synth':
+        raise MotlibError(f"{path}: exists and is not a {what} (no synth.json of motlib); pass overwrite=True to replace it")
+    if extra := _foreign_files(path, kind):
+        more = f" and {len(extra) - 3} more" if len(extra) > 3 else ''
+        raise MotlibError(f"{path}: holds files SynthMOT did not write ({', '.join(extra[:3])}{more}); "
+                          "move them away or pass overwrite=True to replace the folder")
+
+def _clean_leftovers(root: Path, folders) -> None:
+    "Remove staging folders of killed runs: temp siblings of `folders` and the `root/.synth-tmp` of older versions."
+    for f in folders: clean_stale_temps(f)
+    legacy = root/'.synth-tmp'
+    if not legacy.is_dir() or legacy.is_symlink(): return
+    for p in legacy.iterdir():
+        if p.is_dir() and not p.is_symlink() and re.fullmatch(r"(SynthMOT-.+|reid)\.[a-z0-9_]{8}", p.name):
+            shutil.rmtree(p, ignore_errors=True)
+    try: legacy.rmdir()
     except OSError: pass
 
 # %% ../../nbs/02_data_synth.ipynb #82124fda
-def write_sequence(path, scene: SynthScene, chash: str | None = None) -> Path:
+def write_sequence(path, scene: SynthScene, chash: str | None = None, overwrite: bool = False) -> Path:
     "Render `scene` into the MOTChallenge sequence folder `path` (staged in a temporary folder, then renamed)."
-    path, cfg = Path(path), scene.cfg
-    tmp = _staging(path.parent.parent, path.name)
-    try: _write_sequence(tmp, scene, path.name, chash)
-    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    _commit(tmp, path)
+    path = Path(path)
+    if not overwrite: check_replaceable(path, 'seq')
+    with atomic_path(path, folder=True) as tmp: _write_sequence(tmp, scene, path.name, chash)
     return path
 
 def _write_sequence(tmp, scene, name, chash):
@@ -742,26 +800,28 @@ def _write_sequence(tmp, scene, name, chash):
                 split=scene.split, index=scene.index, seed=scene.seed, config=asdict(cfg), entries=int(scene.entries), exits=int(scene.exits),
                 occluders=[dict(kind=o.kind, X=round(o.X, 3), Z=round(o.Z, 3)) for o in scene.occluders],
                 identities={str(k): v for k, v in scene.identities.items()})
-    (tmp/'synth.json').write_text(json.dumps(meta, indent=1, default=list))
+    atomic_write_text(tmp/'synth.json', json.dumps(meta, indent=1, default=list))
 
 # %% ../../nbs/02_data_synth.ipynb #d9166070
 def generate(root, preset: str = 'tiny', splits=SPLITS, seed: int = 0, overrides=None, reid: bool = True,
              overwrite: bool = False, progress: bool = False) -> dict[str, list[Path]]:
     "Write SynthMOT sequences under `root/{split}/` (and the re-ID pool under `root/reid/`); return {split: [paths]}."
-    cfg, root, out = make_config(SynthConfig, preset, overrides=overrides), Path(root), {}
+    cfg, root, plan = make_config(SynthConfig, preset, overrides=overrides), Path(root), {}
     for split in ((splits,) if isinstance(splits, str) else splits):
         if split not in SPLITS: raise ConfigError(f"unknown split {split!r}; choose from {SPLITS}")
-        out[split] = []
-        for k in range(1, getattr(cfg, f"seqs_{split}") + 1):
-            path = root/split/f"SynthMOT-{preset}-{split}-{k:02d}"
-            h = config_hash(cfg, split=split, index=k, seed=seed)
-            if path.exists() and not (path/'synth.json').exists() and not overwrite:
-                raise MotlibError(f"{path}: exists and is not a SynthMOT sequence (no synth.json); pass overwrite=True to replace it")
-            if overwrite or not _is_complete(path, h):
-                t0 = time.time(); write_sequence(path, SynthScene(cfg, split, k, seed), chash=h)
-                if progress: print(f"{path.name}: {cfg.frames} frames in {time.time() - t0:.1f}s")
-            out[split].append(path)
-        _warn_stale(root/split, out[split])
+        plan[split] = [(root/split/f"SynthMOT-{preset}-{split}-{k:02d}", k, config_hash(cfg, split=split, index=k, seed=seed))
+                       for k in range(1, getattr(cfg, f"seqs_{split}") + 1)]
+    todo = [(s, p, k, h) for s, seqs in plan.items() for p, k, h in seqs if overwrite or not _is_complete(p, h)]
+    if not overwrite:                                          # every folder is checked before anything is written
+        for s, p, k, h in todo: check_replaceable(p, 'seq')
+        if reid and not _is_complete(root/'reid', _reid_hash(cfg, seed)): check_replaceable(root/'reid', 'reid')
+    _clean_leftovers(root, [p for seqs in plan.values() for p, k, h in seqs] + [root/'reid'])
+    for s, p, k, h in todo:
+        t0 = time.time()
+        write_sequence(p, SynthScene(cfg, s, k, seed), chash=h, overwrite=True)
+        if progress: print(f"{p.name}: {cfg.frames} frames in {time.time() - t0:.1f}s")
+    out = {s: [p for p, k, h in seqs] for s, seqs in plan.items()}
+    for s in out: _warn_stale(root/s, out[s])
     if reid: generate_reid(root, preset, seed=seed, overrides=overrides, overwrite=overwrite)
     return out
 
@@ -817,15 +877,16 @@ def _write_crop(folder, pid, cam, frame, img, q):
 def generate_reid(root, preset: str = 'tiny', seed: int = 0, overrides=None, overwrite: bool = False) -> dict[str, Path]:
     "Write the Market-1501-style re-ID crop pool under `root/reid/{train,query,gallery}`; return the three folders."
     cfg, root = make_config(SynthConfig, preset, overrides=overrides), Path(root)
-    out, h = root/'reid', config_hash(cfg, 'reid', seed=seed, hard_negatives=cfg.hard_negatives)
+    out, h = root/'reid', _reid_hash(cfg, seed)
     dirs = {k: out/k for k in ('train', 'query', 'gallery')}
     if not overwrite and _is_complete(out, h): return dirs
-    if cfg.reid_cams < 2: raise ConfigError(f"reid_cams must be >= 2 (query and gallery need different cameras), got {cfg.reid_cams}")
-    tmp = _staging(root, 'reid')
-    try: _write_reid(tmp, cfg, seed, h)
-    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
-    _commit(tmp, out)
+    if not overwrite: check_replaceable(out, 'reid')
+    _clean_leftovers(root, [out])
+    with atomic_path(out, folder=True) as tmp: _write_reid(tmp, cfg, seed, h)
     return dirs
+
+def _reid_hash(cfg: SynthConfig, seed: int) -> str:
+    return config_hash(cfg, 'reid', seed=seed, hard_negatives=cfg.hard_negatives)
 
 def _write_reid(tmp, cfg, seed, h):
     rng, C = _streams(seed, 'reid', 0)[0], cfg.reid_cams
@@ -844,8 +905,8 @@ def _write_reid(tmp, cfg, seed, h):
             _write_crop(tmp/('query' if j == 0 else 'gallery'), pid, c, frame, render_identity_crop(app, rng, cfg.reid_size, c, seed), q())
     ids = {str(p): dict(key=list(a.key), pool=appearance_pool(a), text=a.describe()) for p, a in enumerate(tr + te, 1)}
     tw = [dict(pid=i + 1, twin_of=j + 1, changed=d) for i, j, d in tr_tw] + [dict(pid=len(tr) + i + 1, twin_of=len(tr) + j + 1, changed=d) for i, j, d in te_tw]
-    (tmp/'synth.json').write_text(json.dumps(dict(generator='motlib.data.synth', version=SYNTH_VERSION, config_hash=h,
-                                                  identities=ids, hard_negatives=tw), indent=1))
+    atomic_write_text(tmp/'synth.json', json.dumps(dict(generator='motlib.data.synth', version=SYNTH_VERSION, config_hash=h,
+                                                        identities=ids, hard_negatives=tw), indent=1))
 
 # %% ../../nbs/02_data_synth.ipynb #e5c90c38
 def _crossings(gt: np.ndarray) -> int:
