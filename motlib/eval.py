@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import MotlibError, ConfigError, Detections, box_iou, apply_overrides, atomic_write_text
+from .core import MotlibError, ConfigError, Detections, box_iou, make_config, atomic_write_text
+from .core import check_range, check_choice
 from .data.mot import MOTFormatError, Sequence, read_mot_txt, read_seqinfo, evaluable_mask
 
 # %% auto #0
 __all__ = ['MOT17_DISTRACTORS', 'MOT20_DISTRACTORS', 'MAIN_COLUMNS', 'EvalConfig', 'iou_xywh', 'remove_distractors',
            'evaluate_sequence', 'evaluate', 'format_table', 'save_tables', 'detection_pr', 'voc_ap', 'detection_ap',
-           'embedding_roc', 'tpr_at_far', 'eval_main']
+           'match_to_gt', 'embedding_roc', 'tpr_at_far', 'eval_main']
 
 # %% ../nbs/04_eval.ipynb #26634e36
 def _shim_numpy():
@@ -39,9 +40,22 @@ class EvalConfig:
     min_vis: float = 0.0                       # gt rows with lower visibility are not scored (the kit uses 0)
     missing: str = 'error'                     # a missing results file: 'error', or 'empty' (scored as no output, with a warning)
     res_fmt: str = '{name}.txt'                # results file of a sequence, relative to the results root
+
+    @staticmethod
+    def presets(): return {'mot17': {}, 'mot20': dict(distractor_classes=MOT20_DISTRACTORS)}
+
     def __post_init__(self):
-        if self.missing not in ('error', 'empty'): raise ConfigError(f"EvalConfig.missing must be 'error' or 'empty', not {self.missing!r}")
-        if not 0 < self.iou_thr <= 1: raise ConfigError(f"EvalConfig.iou_thr must be in (0, 1], not {self.iou_thr}")
+        if isinstance(self.distractor_classes, (int, np.integer)) and not isinstance(self.distractor_classes, bool):
+            self.distractor_classes = (int(self.distractor_classes),)     # `--set distractor_classes=7`: one class
+        check_range(self, 'iou_thr', 0, 1, lo_open=True)
+        if not isinstance(self.distractor_classes, (tuple, list)):
+            raise ConfigError(f"EvalConfig.distractor_classes must be a tuple of class numbers, got {self.distractor_classes!r}")
+        check_range(self, 'distractor_classes', 1, 10**6, integer=True)
+        check_range(self, 'min_vis', 0, 1)
+        check_choice(self, 'missing', ('error', 'empty'))
+        try: ok = isinstance(self.res_fmt, str) and self.res_fmt.format(name='x') != self.res_fmt.format(name='y')
+        except (KeyError, IndexError, ValueError, AttributeError): ok = False
+        if not ok: raise ConfigError(f"EvalConfig.res_fmt must contain '{{name}}' and no other field, got {self.res_fmt!r}")
 
 # %% ../nbs/04_eval.ipynb #f4c4730b
 def iou_xywh(a, b) -> np.ndarray:
@@ -50,9 +64,9 @@ def iou_xywh(a, b) -> np.ndarray:
     if len(a) == 0 or len(b) == 0: return np.zeros((len(a), len(b)))
     return 1.0 - mm.distances.iou_matrix(a, b, max_iou=1.0)
 
-def _frame_index(rows: np.ndarray, n: int) -> np.ndarray:
-    "rows sorted by frame -> offsets with rows of frame t in rows[idx[t-1]:idx[t]], t = 1..n"
-    return np.searchsorted(rows[:, 0], np.arange(1, n + 2) - 0.5)
+def _frame_slices(rows: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "rows sorted by frame -> (lo, hi): the rows of frame `frames[k]` are rows[lo[k]:hi[k]] (binary search, no dense index)."
+    return np.searchsorted(rows[:, 0], frames, 'left'), np.searchsorted(rows[:, 0], frames, 'right')
 
 def _sorted(rows) -> np.ndarray:
     rows = np.asarray(rows, np.float64).reshape(-1, 9)
@@ -72,43 +86,43 @@ def remove_distractors(gt_all: np.ndarray, res: np.ndarray, classes=MOT17_DISTRA
     from scipy.optimize import linear_sum_assignment
     gt_all, res = _sorted(gt_all), _sorted(res)
     if not len(classes) or not np.isin(gt_all[:, 7], classes).any() or not len(res): return res
-    n = int(max(gt_all[:, 0].max(initial=0), res[:, 0].max()))
-    gi, ri, keep = _frame_index(gt_all, n), _frame_index(res, n), np.ones(len(res), bool)
-    for t in range(1, n + 1):
-        g, r = gt_all[gi[t-1]:gi[t]], res[ri[t-1]:ri[t]]
-        if not len(g) or not len(r): continue
+    frames = np.intersect1d(gt_all[gt_all[:, 7] != 1, 0], res[:, 0])       # frames where a distractor can match
+    (g0, g1), (r0, r1), keep = _frame_slices(gt_all, frames), _frame_slices(res, frames), np.ones(len(res), bool)
+    for k in range(len(frames)):
+        g, r = gt_all[g0[k]:g1[k]], res[r0[k]:r1[k]]
         s = iou_xywh(g[:, 2:6], r[:, 2:6]); s[s < iou_thr - np.finfo(float).eps] = 0
         rr, cc = linear_sum_assignment(-s)
         hit = (s[rr, cc] > np.finfo(float).eps) & np.isin(g[rr, 7], classes)
-        keep[ri[t-1] + cc[hit]] = False
+        keep[r0[k] + cc[hit]] = False
     return res[keep]
 
 # %% ../nbs/04_eval.ipynb #df1989f3
 def _prepare(gt_rows, res_rows, num_frames=None, cfg: EvalConfig | None = None, name='sequence') -> dict:
-    "Per-frame gt ids, tracker ids and IoU matrices (the input both libraries need) from (N, 9) rows."
+    "Per-frame gt ids, tracker ids and IoU matrices (the input both libraries need) from (N, 9) rows, non-empty frames only."
     cfg = cfg or EvalConfig()
     gt_all, res = _sorted(gt_rows), _sorted(res_rows)
     _check_unique_ids(res, f"{name} results"); _check_unique_ids(gt_all, f"{name} ground truth")
     res = remove_distractors(gt_all, res, cfg.distractor_classes, cfg.iou_thr)
     gt = gt_all[evaluable_mask(gt_all, min_vis=cfg.min_vis)]
-    n = int(max(num_frames or 0, gt_all[:, 0].max(initial=0), res[:, 0].max(initial=0)))
+    frames = np.union1d(gt[:, 0], res[:, 0])                  # `num_frames` adds only empty frames, which change nothing
     gid, hid = np.unique(gt[:, 1], return_inverse=True)[1], np.unique(res[:, 1], return_inverse=True)[1]
-    gi, ri = _frame_index(gt, n), _frame_index(res, n)
-    d = dict(num_timesteps=n, num_gt_ids=len(np.unique(gt[:, 1])), num_tracker_ids=len(np.unique(res[:, 1])),
-             num_gt_dets=len(gt), num_tracker_dets=len(res), gt_ids=[], tracker_ids=[], similarity_scores=[], seq=name)
-    for t in range(1, n + 1):
-        d['gt_ids'].append(gid[gi[t-1]:gi[t]].astype(int)); d['tracker_ids'].append(hid[ri[t-1]:ri[t]].astype(int))
-        d['similarity_scores'].append(iou_xywh(gt[gi[t-1]:gi[t], 2:6], res[ri[t-1]:ri[t], 2:6]))
+    (g0, g1), (r0, r1) = _frame_slices(gt, frames), _frame_slices(res, frames)
+    d = dict(num_timesteps=len(frames), num_gt_ids=len(np.unique(gt[:, 1])), num_tracker_ids=len(np.unique(res[:, 1])),
+             num_gt_dets=len(gt), num_tracker_dets=len(res), gt_ids=[], tracker_ids=[], similarity_scores=[], seq=name,
+             frames=frames.astype(np.int64))
+    for k in range(len(frames)):
+        d['gt_ids'].append(gid[g0[k]:g1[k]].astype(int)); d['tracker_ids'].append(hid[r0[k]:r1[k]].astype(int))
+        d['similarity_scores'].append(iou_xywh(gt[g0[k]:g1[k], 2:6], res[r0[k]:r1[k], 2:6]))
     return d
 
 # %% ../nbs/04_eval.ipynb #3d6b2bce
 def _mm_accumulator(d: dict, iou_thr: float = 0.5):
     "A motmetrics accumulator filled from `_prepare`'s output."
     acc = mm.MOTAccumulator(auto_id=False)
-    for t, (g, h, s) in enumerate(zip(d['gt_ids'], d['tracker_ids'], d['similarity_scores']), 1):
+    for t, g, h, s in zip(d['frames'], d['gt_ids'], d['tracker_ids'], d['similarity_scores']):
         if not len(g) and not len(h): continue
         dist = 1.0 - s
-        acc.update(g, h, np.where(dist > 1.0 - iou_thr, np.nan, dist), frameid=t)
+        acc.update(g, h, np.where(dist > 1.0 - iou_thr, np.nan, dist), frameid=int(t))
     return acc
 
 def _te_metrics(iou_thr: float = 0.5):
@@ -168,12 +182,36 @@ def _gt_entries(src) -> list[tuple]:
         src = folders
     out = []
     for s in src:
-        if isinstance(s, Sequence): out.append((s.name, s.gt, len(s))); continue
+        if isinstance(s, Sequence):
+            _check_frames(s.gt, len(s), s.path/'gt'/'gt.txt', s.name)
+            out.append((s.name, s.gt, len(s))); continue
         p = Path(s)
         if (gt := _gt_file(p)) is None: raise MOTFormatError(f"{p}: no gt/gt.txt or gt.txt in this sequence folder")
         info = read_seqinfo(p/'seqinfo.ini') if (p/'seqinfo.ini').is_file() else None
-        out.append((info.name if info else p.name, read_mot_txt(gt), info.seq_length if info else None))
+        rows, name, length = read_mot_txt(gt), (info.name if info else p.name), (info.seq_length if info else None)
+        _check_frames(rows, length, gt, name)
+        out.append((name, rows, length))
     return out
+
+def _line_of(path: Path, bad) -> str:
+    "':N' for the first line of `path` whose frame number satisfies `bad`, or '' (only called to word an error)."
+    try:
+        with open(path, encoding='utf-8-sig', errors='replace') as f:
+            for i, line in enumerate(f, 1):
+                try: frame = float(line.replace(',', ' ').split()[0])
+                except (ValueError, IndexError): continue
+                if bad(frame): return f":{i}"
+    except OSError: pass
+    return ''
+
+def _check_frames(rows: np.ndarray, seq_length, path: Path, name: str) -> None:
+    "Frames outside 1..seqLength (when seqinfo.ini gives a length) are an error naming the file and line."
+    if not seq_length or not len(rows): return
+    bad = lambda f: f < 1 or f > seq_length
+    if bad(rows[:, 0].min()) or bad(rows[:, 0].max()):
+        f = rows[:, 0].max() if bad(rows[:, 0].max()) else rows[:, 0].min()
+        raise MOTFormatError(f"{path}{_line_of(Path(path), bad)}: frame {f:.0f} is outside 1..{seq_length} "
+                             f"(seqLength of {name} in seqinfo.ini)")
 
 # %% ../nbs/04_eval.ipynb #ac0943aa
 def _read_results(path: Path, name: str, seq_length, cfg: EvalConfig) -> np.ndarray:
@@ -183,8 +221,7 @@ def _read_results(path: Path, name: str, seq_length, cfg: EvalConfig) -> np.ndar
             return np.zeros((0, 9))
         raise MOTFormatError(f"{path}: results file of sequence {name} not found")
     res = read_mot_txt(path)
-    if seq_length and len(res) and res[:, 0].max() > seq_length:
-        raise MOTFormatError(f"{path}: frame {int(res[:, 0].max())} is beyond seqLength={seq_length} of {name}")
+    _check_frames(res, seq_length, path, name)
     return res
 
 # %% ../nbs/04_eval.ipynb #55748789
@@ -219,9 +256,18 @@ def format_table(df: pd.DataFrame, columns=MAIN_COLUMNS) -> str:
     lines += [f"| {i} | " + ' | '.join(_fmt(c, r[c]) for c in cols) + ' |' for i, r in df.iterrows()]
     return '\n'.join(lines)
 
+def _check_out_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: --out must be a folder, and this is an existing file")
+    for p in [out, *out.parents]:
+        if p.exists():
+            if not p.is_dir(): raise MotlibError(f"{p}: is a file, so {out} cannot be created")
+            break
+
 def save_tables(df: pd.DataFrame, out_dir, stem: str = 'metrics') -> tuple[Path, Path]:
     "Write `out_dir/stem.csv` (every column, full precision) and `out_dir/stem.md` (`format_table`); returns both paths."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    out = Path(out_dir)
+    _check_out_dir(out)
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out/f"{stem}.csv", df.to_csv(index_label='sequence'))
     atomic_write_text(out/f"{stem}.md", format_table(df) + '\n')
     return out/f"{stem}.csv", out/f"{stem}.md"
@@ -262,6 +308,13 @@ def detection_ap(preds, gts, iou_thr: float = 0.5) -> float:
     pr = detection_pr(preds, gts, iou_thr)
     return float('nan') if pr['num_gt'] == 0 else voc_ap(pr['recall'], pr['precision'])
 
+# %% ../nbs/04_eval.ipynb #e533b627
+def match_to_gt(det_boxes, gt_boxes, iou_thr: float = 0.5) -> np.ndarray:
+    "One-to-one matches (K, 2) [det, gt] maximising total IoU, keeping only pairs with IoU >= `iou_thr` (xyxy boxes)."
+    from motlib.track.matching import linear_assignment
+    iou = box_iou(det_boxes, gt_boxes)
+    return linear_assignment(np.where(iou >= iou_thr, 1 - iou, np.inf))[0]
+
 # %% ../nbs/04_eval.ipynb #500e8ae4
 def embedding_roc(embeddings, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     "ROC (FAR, TPR, thresholds) of all pairs i<j of L2-normalised `embeddings`, positive when `ids` agree (JDE's retrieval test)."
@@ -287,18 +340,25 @@ def tpr_at_far(embeddings, ids, far=0.1):
 
 # %% ../nbs/04_eval.ipynb #d1dae90b
 def eval_main(argv=None) -> int:
-    "Console script `motlib-eval GT_ROOT RESULTS_ROOT [--out DIR] [--names ...] [--set key=value ...]`."
+    "Console script `motlib-eval GT_ROOT RESULTS_ROOT [--out DIR] [--names ...] [--preset P] [--set key=value ...]`."
     ap = argparse.ArgumentParser(prog='motlib-eval', description='Score MOTChallenge result files (CLEAR MOT, IDF1, HOTA).')
     ap.add_argument('gt_root', help='folder of sequence folders, each with gt/gt.txt (or gt.txt)')
     ap.add_argument('results_root', help='folder with one <sequence name>.txt per sequence')
     ap.add_argument('--out', help='write metrics.csv and metrics.md into this folder')
     ap.add_argument('--names', nargs='+', help='only these sequences')
+    ap.add_argument('--preset', choices=sorted(EvalConfig.presets()), help='mot17 (default) or mot20 distractor classes')
     ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='EvalConfig fields')
     a = ap.parse_args(argv)
     try:
-        df = evaluate(a.gt_root, a.results_root, a.names, apply_overrides(EvalConfig(), a.overrides))
+        cfg = make_config(EvalConfig, a.preset, overrides=a.overrides)
+        if a.out: _check_out_dir(Path(a.out))
+        df = evaluate(a.gt_root, a.results_root, a.names, cfg)
         print(format_table(df))
         if a.out: print('wrote', *save_tables(df, a.out))
     except MotlibError as e:
-        print(f"motlib-eval: error: {e}", file=sys.stderr); return 2
+        print(f"motlib-eval: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"motlib-eval: error: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
+        return 2
     return 0

@@ -111,7 +111,7 @@ def test_mot17_layout_distractors_and_errors(tmp_path):
     assert evaluate(seqs, tmp_path / 'res', cfg=EvalConfig(distractor_classes=MOT20_DISTRACTORS)).loc['MOT17-XX', 'FP'] == 2
     # frames beyond seqLength are an error, as in the official kit
     write_mot_txt(tmp_path / 'res2' / 'MOT17-XX.txt', res + [[6, 7, 10, 10, 20, 50, 1, 1, 1]], style='result')
-    with pytest.raises(MOTFormatError, match='frame 6 is beyond seqLength=5'):
+    with pytest.raises(MOTFormatError, match=r'MOT17-XX.txt:13: frame 6 is outside 1..5'):
         evaluate(tmp_path / 'gt', tmp_path / 'res2')
     with pytest.raises(MotlibError, match="unknown sequence"):
         evaluate(tmp_path / 'gt', tmp_path / 'res', names=['MOT17-YY'])
@@ -131,3 +131,58 @@ def test_cli_writes_tables(tmp_path, capsys):
     assert 'TUD-Campus.txt: results file of sequence TUD-Campus not found' in capsys.readouterr().err
     assert eval_main([str(TUD), str(res), '--set', 'missing=empty']) == 0
     assert eval_main([str(TUD), str(res), '--set', 'nonsense=1']) == 2
+
+
+def test_frames_outside_the_sequence_are_errors(tmp_path):
+    "issue 7.6: gt or result rows outside 1..seqLength are an error naming file and line, not a silent metric change."
+    d = _mot17_seq(tmp_path / 'gt')
+    gt = d / 'gt' / 'gt.txt'
+    res = [[t, 7, 10 + t, 10, 20, 50, 1, 1, 1] for t in range(1, 6)]
+    write_mot_txt(tmp_path / 'res' / 'MOT17-XX.txt', res, style='result')
+    assert evaluate(tmp_path / 'gt', tmp_path / 'res').loc['MOT17-XX', 'MOTA'] == pytest.approx(1.0)
+    gt.write_text(gt.read_text() + '9,1,10,10,20,50,1,1,1\n')          # line 16, beyond seqLength=5
+    with pytest.raises(MOTFormatError, match=r'gt\.txt:16: frame 9 is outside 1\.\.5 \(seqLength of MOT17-XX'):
+        evaluate(tmp_path / 'gt', tmp_path / 'res')
+    with pytest.raises(MOTFormatError, match=r'gt\.txt:16: frame 9'):
+        evaluate([Sequence(d, require_images=False)], tmp_path / 'res')
+
+
+def test_cost_does_not_grow_with_the_largest_frame(tmp_path):
+    "issue 7.6: a result row at frame 10^9 (no seqinfo.ini, so no length to check against) costs one frame, not 10^9."
+    import time, tracemalloc
+    from motlib.eval import _prepare
+    gt = np.array([[t, 1, 10, 10, 20, 50, 1, 1, 1] for t in range(1, 4)], float)
+    res = np.concatenate([gt, [[10**9, 5, 10, 10, 20, 50, 1, -1, -1]]])
+    tracemalloc.start(); t0 = time.perf_counter()
+    d = _prepare(gt, res, name='far')
+    m = evaluate_sequence(gt, res, 'far')
+    elapsed, peak = time.perf_counter() - t0, tracemalloc.get_traced_memory()[1]; tracemalloc.stop()
+    assert d['num_timesteps'] == 4 and list(d['frames']) == [1, 2, 3, 10**9]
+    assert (m['FP'], m['FN'], m['IDs']) == (1, 0, 0)
+    assert elapsed < 5 and peak < 50e6
+
+
+def test_eval_config_values(tmp_path, capsys):
+    "issue 7.7: --set distractor_classes=7 works (a 1-tuple); bad values and --out on a file are one-line errors."
+    from motlib.core import ConfigError, make_config
+    assert make_config(EvalConfig, overrides=['distractor_classes=7']).distractor_classes == (7,)
+    assert make_config(EvalConfig, overrides={'distractor_classes': 7}).distractor_classes == (7,)
+    assert make_config(EvalConfig, overrides=['distractor_classes=2,7']).distractor_classes == (2, 7)
+    assert make_config(EvalConfig, overrides=['distractor_classes=()']).distractor_classes == ()
+    for bad in ['iou_thr=0', 'iou_thr=1.5', 'iou_thr=abc', 'min_vis=-0.1', 'missing=skip', 'res_fmt={nam}.txt',
+                'res_fmt=fixed.txt', 'distractor_classes=foo', 'distractor_classes=1.5']:
+        with pytest.raises(ConfigError, match=r'EvalConfig'): make_config(EvalConfig, overrides=[bad])
+    res = tmp_path / 'res'; res.mkdir()
+    for n in NAMES: shutil.copy(TUD / n / 'test.txt', res / f'{n}.txt')
+    assert eval_main([str(TUD), str(res), '--set', 'distractor_classes=7']) == 0
+    capsys.readouterr()
+    assert eval_main([str(TUD), str(res), '--set', 'iou_thr=5']) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'EvalConfig.iou_thr must be in (0, 1]' in err
+    f = tmp_path / 'table.txt'; f.write_text('mine')
+    assert eval_main([str(TUD), str(res), '--out', str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'table.txt: --out must be a folder' in err and f.read_text() == 'mine'
+    assert eval_main([str(TUD), str(res), '--out', str(f / 'sub')]) == 2
+    assert 'is a file' in capsys.readouterr().err
+    assert eval_main([str(TUD), str(res), '--preset', 'mot20']) == 0
