@@ -95,3 +95,41 @@ def test_known_bad_lines_name_the_line(text, where):
     p.write_text(text)
     with pytest.raises(MOTFormatError, match=f"known.txt{where}"):
         read_mot_txt(p)
+
+
+def test_fractional_identity_says_so(tmp_path):
+    "issue 7.10: gt identities like 1.5 are an error that says identities must be integers, with file:line."
+    p = tmp_path/'gt.txt'
+    p.write_text('1,1,10,20,30,40,1,1,1\n2,1.5,10,20,30,40,1,1,1\n')
+    with pytest.raises(MOTFormatError, match=r"gt\.txt:2: identities must be integers, got 1\.5"):
+        read_mot_txt(p)
+
+
+def test_seqinfo_with_bom_and_bad_bytes(tmp_path):
+    "issue 7.10: a seqinfo.ini with a BOM is read; a non-UTF-8 byte is a one-line MOTFormatError naming the file."
+    from motlib.data.mot import read_seqinfo, Sequence
+    p = tmp_path/'seqinfo.ini'
+    p.write_bytes('\ufeff[Sequence]\r\nname=Straße-01\r\nseqLength=7\r\nframeRate=25\r\n'.encode('utf-8'))
+    info = read_seqinfo(p)
+    assert (info.name, info.seq_length, info.frame_rate) == ('Straße-01', 7, 25.0)
+    p.write_bytes(b'[Sequence]\nname=Stra\xdfe-01\nseqLength=7\n')
+    with pytest.raises(MOTFormatError, match=r"seqinfo\.ini: not UTF-8 text \(byte 0xdf at offset 20\)") as e:
+        Sequence(tmp_path, require_images=False)
+    assert '\n' not in str(e.value)
+    for text, msg in [('[Sequence]\nname=a%b\nseqLength=3\n', None), ('[Sequence]\nname=x\nseqLength=-3\n', 'out of range'),
+                      ('[Sequence]\nname=x\nseqLength=3\nframeRate=0\n', 'frameRate'), ('name=x\n', 'cannot parse')]:
+        p.write_text(text)
+        if msg is None: assert read_seqinfo(p).name == 'a%b'
+        else:
+            with pytest.raises(MOTFormatError, match=msg): read_seqinfo(p)
+
+
+@_SETTINGS
+@given(st.binary(max_size=120))
+def test_seqinfo_random_bytes_raise_only_motformaterror(data):
+    "Arbitrary bytes after a valid header: parse or MOTFormatError naming the file."
+    from motlib.data.mot import read_seqinfo
+    p = _DIR/'seqinfo.ini'
+    p.write_bytes(b'[Sequence]\nname=x\nseqLength=3\n' + data)
+    try: read_seqinfo(p)
+    except MOTFormatError as e: assert 'seqinfo.ini' in str(e)

@@ -11,9 +11,9 @@ import numpy as np
 from ..core import MotlibError, Detections, Tracks, atomic_write_text, box_convert
 
 # %% auto #0
-__all__ = ['COLUMNS', 'MAX_COORD', 'MOTFormatError', 'parse_mot_line', 'read_mot_txt', 'write_mot_txt', 'evaluable_mask',
-           'SeqInfo', 'read_seqinfo', 'write_seqinfo', 'GTFrame', 'Sequence', 'tracks_to_rows', 'write_results',
-           'list_sequences']
+__all__ = ['COLUMNS', 'MAX_COORD', 'MAX_FRAME', 'MAX_ID', 'MOTFormatError', 'parse_mot_line', 'read_mot_txt', 'write_mot_txt',
+           'evaluable_mask', 'SeqInfo', 'read_seqinfo', 'write_seqinfo', 'GTFrame', 'Sequence', 'tracks_to_rows',
+           'write_results', 'list_sequences']
 
 # %% ../../nbs/01_data_mot.ipynb #232609f3
 class MOTFormatError(MotlibError):
@@ -21,6 +21,8 @@ class MOTFormatError(MotlibError):
 
 COLUMNS = ('frame', 'id', 'x', 'y', 'w', 'h', 'conf', 'cls', 'vis')
 MAX_COORD = 1e6   # larger box values are corrupt (and overflow float32)
+MAX_FRAME = 10**9  # larger frame numbers are corrupt (a day of 10 kHz video)
+MAX_ID = 2**53     # identities beyond this are not exact in float64
 
 # %% ../../nbs/01_data_mot.ipynb #95ffa4a0
 def parse_mot_line(line: str, path='<string>', lineno: int = 1) -> list[float]:
@@ -32,7 +34,10 @@ def parse_mot_line(line: str, path='<string>', lineno: int = 1) -> list[float]:
     try: v = [float(p) for p in parts]
     except ValueError: raise MOTFormatError(f"{where}: non-numeric field in {line.strip()[:80]!r}") from None
     if not all(math.isfinite(x) for x in v): raise MOTFormatError(f"{where}: NaN or infinite value in {line.strip()[:80]!r}")
-    if v[0] < 1 or v[0] != int(v[0]): raise MOTFormatError(f"{where}: frame must be an integer >= 1, got {parts[0]}")
+    if v[0] < 1 or v[0] != int(v[0]) or v[0] > MAX_FRAME:
+        raise MOTFormatError(f"{where}: frame must be an integer in 1..{MAX_FRAME:.0e}, got {parts[0]}")
+    if v[1] != int(v[1]) or abs(v[1]) > MAX_ID:
+        raise MOTFormatError(f"{where}: identities must be integers, got {parts[1]}")
     if v[4] < 0 or v[5] < 0: raise MOTFormatError(f"{where}: negative width or height ({parts[4]}, {parts[5]})")
     if max(abs(x) for x in v[2:6]) > MAX_COORD: raise MOTFormatError(f"{where}: box coordinate beyond {MAX_COORD:g} pixels in {line.strip()[:80]!r}")
     if len(v) == 10: v = v[:7] + [1.0, 1.0]           # MOT15: world coordinates, pedestrian, fully visible
@@ -56,6 +61,7 @@ def _fast_parse(path: Path) -> np.ndarray | None:
     if a.size == 0: return np.zeros((0, 9))
     if a.shape[1] not in (6, 7, 8, 9, 10) or not np.isfinite(a).all(): return None
     if (a[:, 0] < 1).any() or (a[:, 0] != np.round(a[:, 0])).any() or (a[:, 4:6] < 0).any(): return None
+    if (a[:, 0] > MAX_FRAME).any() or (a[:, 1] != np.round(a[:, 1])).any() or (np.abs(a[:, 1]) > MAX_ID).any(): return None
     if (np.abs(a[:, 2:6]) > MAX_COORD).any(): return None
     if a.shape[1] == 10: a = np.concatenate([a[:, :7], np.ones((len(a), 2))], 1)
     return np.concatenate([a, np.ones((len(a), 9 - a.shape[1]))], 1)
@@ -104,9 +110,13 @@ def read_seqinfo(path) -> SeqInfo:
     "Parse a `seqinfo.ini`; a missing file, section or key raises `MOTFormatError` naming the file."
     path = Path(path)
     if not path.is_file(): raise MOTFormatError(f"{path}: seqinfo.ini not found (every MOTChallenge sequence folder needs one)")
-    cp = configparser.ConfigParser()
-    try: cp.read(path)
-    except configparser.Error as e: raise MOTFormatError(f"{path}: cannot parse: {e}") from None
+    try: text = path.read_bytes().decode('utf-8-sig')        # a BOM written by Windows tools is fine
+    except UnicodeDecodeError as e:
+        raise MOTFormatError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
+    except OSError as e: raise MOTFormatError(f"{path}: cannot read: {e.strerror}") from None
+    cp = configparser.ConfigParser(interpolation=None)
+    try: cp.read_string(text, source=str(path))
+    except configparser.Error as e: raise MOTFormatError(f"{path}: cannot parse: {' '.join(str(e).split())}") from None
     if 'Sequence' not in cp: raise MOTFormatError(f"{path}: no [Sequence] section")
     s, kw = cp['Sequence'], {}
     for field, key in _INI.items():
@@ -115,6 +125,9 @@ def read_seqinfo(path) -> SeqInfo:
             continue
         try: kw[field] = s[key] if field in ('name', 'im_dir', 'im_ext') else (float if field == 'frame_rate' else int)(s[key])
         except ValueError: raise MOTFormatError(f"{path}: {key} = {s[key]!r} is not a number") from None
+    if not 0 <= kw['seq_length'] <= MAX_FRAME: raise MOTFormatError(f"{path}: seqLength = {kw['seq_length']} is out of range")
+    if 'frame_rate' in kw and not (math.isfinite(kw['frame_rate']) and kw['frame_rate'] > 0):
+        raise MOTFormatError(f"{path}: frameRate = {s['frameRate']!r} must be a positive number")
     return SeqInfo(**kw)
 
 def write_seqinfo(path, info: SeqInfo) -> Path:
