@@ -4,7 +4,7 @@
 
 # %% ../../nbs/11_models_fairmot.ipynb #02ea4cac
 from __future__ import annotations
-import importlib.util, math
+import importlib.util, math, numbers, re
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,14 +12,15 @@ import torch, torchvision
 from torch import nn
 import torch.nn.functional as F
 from torchvision.ops import DeformConv2d, FeaturePyramidNetwork
-from ..core import ConfigError, Detections, MotlibError, make_config
+from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 
 # %% auto #0
 __all__ = ['BACKBONES', 'TRAIN_PRESETS', 'FairMOTConfig', 'ModulatedDeformConv', 'conv_bn_relu', 'bilinear_upsample',
            'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp', 'ResNetFPN',
            'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius', 'draw_gaussians', 'build_targets',
            'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss', 'uncertainty_total', 'heatmap_peaks', 'decode',
-           'FairMOT', 'build_fairmot']
+           'FairMOT', 'build_fairmot', 'authors_key', 'authors_state_dict', 'fairmot_from_authors',
+           'load_authors_fairmot']
 
 # %% ../../nbs/11_models_fairmot.ipynb #88011f03
 BACKBONES = ('dla34', 'resnet18', 'resnet34', 'resnet50', 'resnet34_fpn', 'mobilenetv2')
@@ -33,20 +34,22 @@ class FairMOTConfig:
     input_size: tuple = (1088, 608)   # network input (width, height), both multiples of 32
     head_conv: int = 256              # channels of each head's 3x3 convolution
     reid_dim: int = 128               # identity embedding dimension
+    ltrb: bool = False                # size head: False (w, h), the paper's; True (left, top, right, bottom), code's
     num_ids: int = 0                  # training identities (set from the dataset); 0 = no identity loss
     emb_scale: float | None = None    # None: sqrt(2) * log(num_ids - 1), as FairMOT's code
     K: int = 500                      # peaks kept per image before the score threshold
     conf_thres: float = 0.4           # heatmap score threshold at inference
     min_overlap: float = 0.7          # CenterNet's Gaussian radius parameter
+    clip_boxes: bool = False          # False: full box, centre clamped into the map (paper, code); True: clip first
     hm_weight: float = 1.0
     wh_weight: float = 0.1
     off_weight: float = 1.0
     uncertainty: bool = True          # learned task weights (Kendall et al.); False: fixed det_weight / id_weight
     s_det_init: float = -1.85
     s_id_init: float = -1.05
-    det_weight: float = 1.0           # fixed weights (uncertainty=False)
-    id_weight: float = 1.0
-    normalize_input: bool = True      # subtract ImageNet mean, divide by std inside the model
+    det_weight: float = 1.0           # fixed weights (uncertainty=False): det_weight * L_det + id_weight * L_id
+    id_weight: float = 0.1            # the authors' code: det_loss + 0.1 * id_loss
+    normalize_input: bool = True      # True: ImageNet mean/std inside the model; False: as given (authors: RGB / 255)
 
     def __post_init__(self): _check_fairmot_config(self)
 
@@ -55,19 +58,45 @@ class FairMOTConfig:
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), head_conv=64), full={})
 
 # %% ../../nbs/11_models_fairmot.ipynb #43235b81
+_FLAGS = ('pretrained', 'dcn', 'ltrb', 'clip_boxes', 'uncertainty', 'normalize_input')
+_WEIGHTS = ('hm_weight', 'wh_weight', 'off_weight', 'det_weight', 'id_weight')
+
+def _short(v, n: int = 60) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[:n - 3] + '...'
+
+def _check_int(c, name: str, lo: int):
+    v = getattr(c, name)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+        raise ConfigError(f"FairMOTConfig.{name} must be an integer >= {lo}, got {_short(v)}")
+
 def _check_fairmot_config(c: FairMOTConfig):
-    if c.backbone not in BACKBONES: raise ConfigError(f"FairMOTConfig.backbone must be one of {BACKBONES}, got {c.backbone!r}")
+    "Every field checked in one place, before any work; the first bad one raises a one-line `ConfigError` naming it."
+    if not isinstance(c.backbone, str):
+        raise ConfigError(f"FairMOTConfig.backbone must be a name, got {_short(c.backbone)}")
+    check_choice(c, 'backbone', BACKBONES)
+    for k in _FLAGS:
+        if not isinstance(getattr(c, k), bool):
+            raise ConfigError(f"FairMOTConfig.{k} must be True or False, got {_short(getattr(c, k))}")
     if c.pretrained and c.backbone != 'mobilenetv2':
         raise ConfigError(f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}; "
                           "set pretrained=False (the 'quick' preset sets it True)")
-    c.input_size = tuple(int(v) for v in c.input_size)
-    if len(c.input_size) != 2 or any(v <= 0 or v % 32 for v in c.input_size):
-        raise ConfigError(f"FairMOTConfig.input_size must be (width, height), positive multiples of 32; got {c.input_size}")
-    for k in ('head_conv', 'reid_dim', 'K'):
-        if int(getattr(c, k)) < 1: raise ConfigError(f"FairMOTConfig.{k} must be >= 1, got {getattr(c, k)!r}")
-    if c.num_ids < 0: raise ConfigError(f"FairMOTConfig.num_ids must be >= 0, got {c.num_ids}")
-    if not 0 < c.min_overlap < 1: raise ConfigError(f"FairMOTConfig.min_overlap must be in (0, 1), got {c.min_overlap}")
-    if c.emb_scale is not None and not c.emb_scale > 0: raise ConfigError(f"FairMOTConfig.emb_scale must be > 0 or None")
+    size = c.input_size
+    ok = isinstance(size, (tuple, list)) and len(size) == 2
+    if not ok or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 32 or v % 32 for v in size):
+        raise ConfigError(f"FairMOTConfig.input_size must be (width, height), positive multiples of 32; "
+                          f"got {_short(size)}")
+    c.input_size = tuple(int(v) for v in size)
+    for k in ('head_conv', 'reid_dim', 'K'): _check_int(c, k, 1)
+    _check_int(c, 'num_ids', 0)
+    check_range(c, 'emb_scale', 0, lo_open=True)
+    check_range(c, 'conf_thres', 0, 1)
+    check_range(c, 'min_overlap', 0, 1, lo_open=True, hi_open=True)
+    for k in _WEIGHTS: check_range(c, k, 0)
+    for k in ('s_det_init', 's_id_init'): check_range(c, k)
+    for k in _WEIGHTS + ('s_det_init', 's_id_init', 'emb_scale'):
+        v = getattr(c, k)
+        if v is not None and not math.isfinite(v): raise ConfigError(f"FairMOTConfig.{k} must be finite, got {v!r}")
 
 # %% ../../nbs/11_models_fairmot.ipynb #ca654237
 TRAIN_PRESETS = dict(
@@ -250,7 +279,7 @@ class MobileNetV2Up(nn.Module):
         super().__init__()
         f = torchvision.models.mobilenet_v2(weights=None).features
         if pretrained:
-            from motlib.train import load_pretrained, mobilenet_v2_imagenet_path
+            from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
             load_pretrained(f, mobilenet_v2_imagenet_path())
         self.stages = nn.ModuleList([f[a:b] for a, b in self.TAPS])
         self.lateral = nn.ModuleList([conv_bn_relu(c, out_channels, 1) for c in self.CHANNELS])
@@ -310,23 +339,32 @@ def draw_gaussians(shape, bidx, centers, radii) -> torch.Tensor:
     return hm.scatter_reduce(0, idx[ok], g[ok], 'amax').view(B, 1, H, W)
 
 # %% ../../nbs/11_models_fairmot.ipynb #f2327690
-def build_targets(boxes: list, ids: list, image_hw, stride: int = 4, min_overlap: float = 0.7, device=None) -> dict:
+def build_targets(boxes: list, ids: list, image_hw, stride: int = 4, min_overlap: float = 0.7, device=None,
+                  ltrb: bool = False, clip: bool = False) -> dict:
     "FairMOT targets for a batch: heatmap (B, 1, H/s, W/s) and per-object `bidx`, `ct` (x, y cells), `wh`, `off`, `ids`."
-    (Hi, Wi), B = image_hw, len(boxes); H, W = Hi // stride, Wi // stride
+    (Hi, Wi), B = image_hw, len(boxes)
+    H, W = Hi // stride, Wi // stride
     if len(ids) != B: raise MotlibError(f"{B} images with boxes but {len(ids)} with identities")
     dev = device or (boxes[0].device if B else torch.device('cpu'))
     bx = torch.cat([torch.zeros(0, 4, device=dev)] + [torch.as_tensor(b, device=dev).reshape(-1, 4).float() for b in boxes])
     idv = torch.cat([torch.zeros(0, dtype=torch.long, device=dev)] + [torch.as_tensor(i, device=dev).reshape(-1).long() for i in ids])
     bidx = torch.repeat_interleave(torch.arange(B, device=dev), torch.tensor([len(b) for b in boxes], dtype=torch.long, device=dev))
     if not len(bx) == len(idv) == len(bidx): raise MotlibError(f"boxes and identities differ in number: {len(bx)} vs {len(idv)}")
-    bx = torch.stack([bx[:, 0].clamp(0, Wi), bx[:, 1].clamp(0, Hi), bx[:, 2].clamp(0, Wi), bx[:, 3].clamp(0, Hi)], 1) / stride
-    wh = bx[:, 2:] - bx[:, :2]; keep = (wh > 0).all(1)
+    seen = (bx[:, 0] < Wi) & (bx[:, 2] > 0) & (bx[:, 1] < Hi) & (bx[:, 3] > 0)          # overlaps the image
+    if clip:                                                                            # the visible part only
+        lim = torch.tensor([Wi, Hi, Wi, Hi], dtype=bx.dtype, device=dev)
+        bx = torch.minimum(bx.clamp(min=0), lim)
+    bx = bx / stride
+    wh = bx[:, 2:] - bx[:, :2]
+    keep = seen & (wh > 0).all(1)
     bidx, bx, wh, idv = bidx[keep], bx[keep], wh[keep], idv[keep]
-    ct = (bx[:, :2] + bx[:, 2:]) / 2
-    ct_int = torch.stack([ct[:, 0].floor().clamp(0, W - 1), ct[:, 1].floor().clamp(0, H - 1)], 1).long()
+    last = torch.tensor([W - 1, H - 1], dtype=bx.dtype, device=dev)
+    ct = torch.minimum(((bx[:, :2] + bx[:, 2:]) / 2).clamp(min=0), last)       # the centre, clamped into the map
+    ct_int = ct.floor().long()
     radii = gaussian_radius(wh[:, 1].ceil(), wh[:, 0].ceil(), min_overlap).floor().clamp(min=0).long()
     hm = draw_gaussians((B, H, W), bidx, ct_int, radii)
-    return dict(hm=hm, bidx=bidx, ct=ct_int, wh=wh, off=ct - ct_int, ids=idv)
+    size = torch.cat([ct - bx[:, :2], bx[:, 2:] - ct], 1) if ltrb else wh
+    return dict(hm=hm, bidx=bidx, ct=ct_int, wh=size, off=ct - ct_int, ids=idv)
 
 # %% ../../nbs/11_models_fairmot.ipynb #51a530ab
 def focal_loss(pred: torch.Tensor, gt: torch.Tensor, alpha: float = 2., beta: float = 4.) -> torch.Tensor:
@@ -366,8 +404,9 @@ def heatmap_peaks(heat: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tenso
     keep = F.max_pool2d(heat, 3, stride=1, padding=1) == heat
     return torch.topk((heat * keep).flatten(1), min(K, heat[0].numel()), dim=1)
 
-def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, stride: int = 4) -> list[dict]:
-    "Per image: dict(boxes (n, 4) xyxy input pixels, scores (n,), embeddings (n, D) L2-normalised), peaks above `conf_thres`."
+def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, stride: int = 4,
+           ltrb: bool = False) -> list[dict]:
+    "Per image: dict(boxes (n, 4) xyxy input pixels, scores, L2-normalised embeddings) of the peaks above `conf_thres`."
     B, _, H, W = hm_logits.shape
     scores, inds = heatmap_peaks(torch.sigmoid(hm_logits.float()), K)
     out = []
@@ -376,7 +415,8 @@ def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, strid
         xs, ys = (i % W).float(), (i // W).float()
         o, sz = off[b].float().flatten(1)[:, i], wh[b].float().flatten(1)[:, i].clamp(min=0)
         cx, cy = xs + o[0], ys + o[1]
-        boxes = torch.stack([cx - sz[0] / 2, cy - sz[1] / 2, cx + sz[0] / 2, cy + sz[1] / 2], 1) * stride
+        if ltrb: boxes = torch.stack([cx - sz[0], cy - sz[1], cx + sz[2], cy + sz[3]], 1) * stride
+        else: boxes = torch.stack([cx - sz[0] / 2, cy - sz[1] / 2, cx + sz[0] / 2, cy + sz[1] / 2], 1) * stride
         out.append(dict(boxes=boxes, scores=s, embeddings=F.normalize(emb[b].float().flatten(1)[:, i].T, dim=1)))
     return out
 
@@ -390,7 +430,9 @@ class FairMOT(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or FairMOTConfig()
         self.backbone = build_backbone(cfg); c = self.backbone.out_channels
-        self.heads = nn.ModuleDict(dict(hm=make_head(c, 1, cfg.head_conv, bias=-2.19), wh=make_head(c, 2, cfg.head_conv),
+        n_wh = 4 if cfg.ltrb else 2                   # (w, h) or (left, top, right, bottom)
+        self.heads = nn.ModuleDict(dict(hm=make_head(c, 1, cfg.head_conv, bias=-2.19),
+                                        wh=make_head(c, n_wh, cfg.head_conv),
                                         off=make_head(c, 2, cfg.head_conv), id=make_head(c, cfg.reid_dim, cfg.head_conv)))
         self.classifier = nn.Linear(cfg.reid_dim, cfg.num_ids) if cfg.num_ids > 0 else None
         self.emb_scale = cfg.emb_scale or default_emb_scale(cfg.num_ids)
@@ -420,7 +462,8 @@ def _loss(self: FairMOT, batch: dict) -> dict:
     "Losses of a batch from `motlib.data.datasets.collate`: {'loss', 'hm', 'wh', 'off', 'id'} (+ 's_det', 's_id')."
     cfg, images = self.cfg, batch['images']
     out = self(images)
-    t = build_targets(batch['boxes'], batch['ids'], images.shape[2:], self.stride, cfg.min_overlap, images.device)
+    t = build_targets(batch['boxes'], batch['ids'], images.shape[2:], self.stride, cfg.min_overlap, images.device,
+                      ltrb=cfg.ltrb, clip=cfg.clip_boxes)
     if cfg.num_ids and len(t['ids']) and int(t['ids'].max()) >= cfg.num_ids:
         raise MotlibError(f"identity label {int(t['ids'].max())} >= num_ids={cfg.num_ids}; build the model with the dataset's num_ids")
     at = lambda m: m.float()[t['bidx'], :, t['ct'][:, 1], t['ct'][:, 0]]      # (M, C) values at the centre cells
@@ -444,7 +487,8 @@ def _detect(self: FairMOT, images: torch.Tensor) -> list[Detections]:
     was_training = self.training; self.eval()
     try: out = self(images)
     finally: self.train(was_training)
-    dets = decode(out['hm'], out['wh'], out['off'], out['id'], self.cfg.K, self.cfg.conf_thres, self.stride)
+    dets = decode(out['hm'], out['wh'], out['off'], out['id'], self.cfg.K, self.cfg.conf_thres, self.stride,
+                  ltrb=self.cfg.ltrb)
     return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in dets]
 
 FairMOT.detect = _detect
@@ -455,3 +499,73 @@ def build_fairmot(cfg: FairMOTConfig | None = None, num_ids: int | None = None, 
     cfg = cfg if cfg is not None else make_config(FairMOTConfig, preset, overrides=overrides)
     if num_ids is not None: cfg = replace(cfg, num_ids=int(num_ids))
     return FairMOT(cfg)
+
+# %% ../../nbs/11_models_fairmot.ipynb #2dcd70b4
+_AUTHORS_UNUSED = re.compile(r'base\.fc\.|base\.level[34]\.project\.')
+_AUTHORS_UP = re.compile(r'(?:dla_up\.ida_(\d+)|ida_up)\.(proj|up|node)_(\d+)\.(.+)')
+_AUTHORS_DCN = (('conv.conv_offset_mask.', '0.offset_mask.'), ('conv.', '0.conv.'), ('actf.0.', '1.'))
+_AUTHORS_HEADS = dict(hm='hm', wh='wh', id='id', reg='off')
+
+def authors_key(key: str) -> str | None:
+    "motlib's name of a tensor of the authors' DLA-34 FairMOT (`pose_dla_dcn.py`); None: their forward never uses it."
+    key = key[len('module.'):] if key.startswith('module.') else key
+    if _AUTHORS_UNUSED.match(key): return None
+    if m := re.fullmatch(r'base\.level([01])\.(\d+)\.(.+)', key):        # a flat (conv, BN, ReLU) list per convolution
+        return f"backbone.base.level{m[1]}.{int(m[2]) // 3}.{int(m[2]) % 3}.{m[3]}"
+    if key.startswith('base.'): return 'backbone.' + key
+    if m := _AUTHORS_UP.fullmatch(key):
+        where = 'backbone.ida_up' if m[1] is None else f"backbone.dla_up.idas.{m[1]}"
+        rest = m[4]
+        if m[2] != 'up': rest = next((new + rest[len(old):] for old, new in _AUTHORS_DCN if rest.startswith(old)), rest)
+        return f"{where}.{m[2]}.{int(m[3]) - 1}.{rest}"
+    if m := re.fullmatch(r'(hm|wh|id|reg)\.([02]\.(?:weight|bias))', key): return f"heads.{_AUTHORS_HEADS[m[1]]}.{m[2]}"
+    raise MotlibError(f"{key!r} is not a tensor of the authors' DLA-34 FairMOT")
+
+def authors_state_dict(sd: dict) -> dict:
+    "The authors' FairMOT state dict under motlib's names (`module.` prefixes removed), without the unused tensors."
+    out = {}
+    for k, v in sd.items():
+        name = authors_key(k)
+        if name is not None: out[name] = v
+    return out
+
+# %% ../../nbs/11_models_fairmot.ipynb #cae9ee4c
+_AUTHORS_OPTIONAL = re.compile(r'.*\.num_batches_tracked|s_det|s_id')
+
+def fairmot_from_authors(sd: dict, overrides=None, where: str = 'state dict') -> FairMOT:
+    "A `FairMOT` shaped like the authors' DLA-34 state dict `sd` (head sizes from it, RGB / 255 input); strict load."
+    try: sd = authors_state_dict(sd)
+    except MotlibError as e: raise MotlibError(f"{where}: {e}") from None
+    need = ('heads.hm.0.weight', 'heads.hm.2.weight', 'heads.wh.2.weight', 'heads.id.2.weight')
+    if missing := [k for k in need if k not in sd]:
+        raise MotlibError(f"{where}: no {missing[0]!r}, not the authors' FairMOT")
+    if (n_cls := sd['heads.hm.2.weight'].shape[0]) != 1:
+        raise MotlibError(f"{where}: a heatmap with {n_cls} classes; motlib's FairMOT has one (people)")
+    if (n_wh := sd['heads.wh.2.weight'].shape[0]) not in (2, 4):
+        raise MotlibError(f"{where}: a size head with {n_wh} outputs; expected 2 (w, h) or 4 (ltrb)")
+    cfg = FairMOTConfig(backbone='dla34', dcn=True, ltrb=n_wh == 4, reid_dim=int(sd['heads.id.2.weight'].shape[0]),
+                        head_conv=int(sd['heads.hm.0.weight'].shape[0]), normalize_input=False)
+    model = FairMOT(apply_overrides(cfg, overrides))
+    own = model.state_dict()
+    kept = {k: v for k, v in own.items() if k not in sd and _AUTHORS_OPTIONAL.fullmatch(k)}
+    missing, extra = [k for k in own if k not in sd and k not in kept], [k for k in sd if k not in own]
+    if missing or extra:
+        raise MotlibError(f"{where}: not motlib's DLA-34 FairMOT: {len(missing)} tensors missing {missing[:1]}, "
+                          f"{len(extra)} unexpected {extra[:1]}")
+    if bad := [k for k in sd if tuple(sd[k].shape) != tuple(own[k].shape)]:
+        raise MotlibError(f"{where}: {bad[0]} has shape {tuple(sd[bad[0]].shape)}, motlib's {tuple(own[bad[0]].shape)}")
+    model.load_state_dict({**kept, **sd}, strict=True)
+    return model.eval()
+
+def load_authors_fairmot(path, overrides=None, device='cpu') -> FairMOT:
+    "The authors' released FairMOT (a DLA-34 `.pth` holding {'state_dict': ...}) as a motlib `FairMOT` in eval mode."
+    p = Path(path)
+    if not p.is_file(): raise MotlibError(f"{p}: no such weights file")
+    try: ckpt = torch.load(p, map_location='cpu', weights_only=True)
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [''])[0][:120]
+        raise MotlibError(f"{p}: not a PyTorch checkpoint that loads safely ({type(e).__name__}: {why})") from None
+    sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in sd.items()):
+        raise MotlibError(f"{p}: expected {{'state_dict': {{name: tensor}}}} or a dict of tensors (authors' format)")
+    return fairmot_from_authors(sd, overrides, where=str(p)).to(device)
