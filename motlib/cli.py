@@ -4,7 +4,8 @@
 
 # %% ../nbs/90_cli.ipynb #d6355274
 from __future__ import annotations
-import argparse, sys
+import argparse, os, secrets, shutil, sys
+from contextlib import contextmanager
 from pathlib import Path
 from .core import MotlibError
 from .eval import eval_main    # motlib-eval GT_ROOT RESULTS_ROOT (notebook 04)
@@ -16,10 +17,12 @@ __all__ = ['synth_main', 'train_main', 'track_main', 'demo_main']
 
 # %% ../nbs/90_cli.ipynb #2995921f
 def _run(prog: str, fn, *args) -> int:
-    "Call `fn(*args)`; report a `MotlibError` as one line on stderr and return exit code 2."
+    "Call `fn(*args)`; report a `MotlibError` as one line on stderr and return exit code 2 (130 after Ctrl-C)."
     try: fn(*args); return 0
     except MotlibError as e:
         print(f"{prog}: error: {e}", file=sys.stderr); return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr); return 130
 
 # %% ../nbs/90_cli.ipynb #5ccab14c
 def synth_main(argv=None) -> int:
@@ -41,21 +44,22 @@ def synth_main(argv=None) -> int:
 
 # %% ../nbs/90_cli.ipynb #3a01c8b0
 def train_main(argv=None) -> int:
-    "Console script `motlib-train METHOD [--preset quick] [--data data/synth] [--out DIR] [--set k=v ...] [--resume]`."
+    "Console script `motlib-train METHOD [--preset quick] [--data data/synth] [--out DIR] [--set k=v ...] [--resume | --overwrite]`."
     ap = argparse.ArgumentParser(prog='motlib-train', description='Train a joint detection and embedding model.')
     ap.add_argument('method', help='fairmot')
     ap.add_argument('--preset', default='quick', help='quick (CPU minutes) | full (the paper, GPU)')
     ap.add_argument('--data', default='data/synth', help='MOTChallenge root with a train/ folder (default: SynthMOT)')
     ap.add_argument('--out', help='run folder (default runs/METHOD-PRESET)')
-    ap.add_argument('--resume', action='store_true', help="continue from the run folder's last.pt")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument('--resume', action='store_true', help="continue the run in --out from its last.pt")
+    g.add_argument('--overwrite', action='store_true', help='replace the run in --out (removes only the files training wrote)')
+    ap.add_argument('--allow-no-ids', action='store_true', help='train even if the data has no identities (detector only)')
     ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='model or TrainConfig fields')
     a = ap.parse_args(argv)
     def go():
-        from motlib.pipeline import method_configs, train_method
+        from motlib.pipeline import train_method
         over = a.overrides + (['resume=auto'] if a.resume else [])
-        method_configs(a.method, a.preset, over, a.out)          # every config error before any work
-        if not (Path(a.data)/'train').is_dir(): raise MotlibError(f"{a.data}: no train/ folder (generate SynthMOT with motlib-synth)")
-        r = train_method(a.method, a.preset, a.data, a.out, over)
+        r = train_method(a.method, a.preset, a.data, a.out, over, overwrite=a.overwrite, allow_no_ids=a.allow_no_ids)
         print(f"trained {a.method} ({a.preset}): {r['step']} steps; run folder {r['out_dir']}")
     return _run('motlib-train', go)
 
@@ -69,37 +73,65 @@ def _inputs(src: Path):
     return [(src.stem if src.is_file() else src.name, src)]
 
 # %% ../nbs/90_cli.ipynb #3ef9cea9
+@contextmanager
+def _staged(out: Path, tag: str = 'motlib-track'):
+    "A temporary folder inside `out` whose files move into `out` only when the block completes (all outputs or none)."
+    from motlib.core import clean_stale_temps
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(out/tag)                           # leftovers of a killed run (same naming as motlib.core's temps)
+    stage = out/f".{tag}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    stage.mkdir()
+    try:
+        yield stage
+        for p in sorted(stage.iterdir()): os.replace(p, out/p.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if made and not any(out.iterdir()): out.rmdir()
+
 def track_main(argv=None) -> int:
-    "Console script `motlib-track RUN INPUT [--out DIR] [--no-video] [--tracker-set k=v ...]`."
+    "Console script `motlib-track RUN INPUT | --weights FILE INPUT [--out DIR] [--no-video] [--preset P] [--set k=v ...]`."
     ap = argparse.ArgumentParser(prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).')
-    ap.add_argument('run', help='run folder (or checkpoint) written by motlib-train')
-    ap.add_argument('input', help='video file, image folder, sequence folder, or a root of sequences')
+    ap.add_argument('paths', nargs='+', metavar='RUN INPUT', help='run folder (or checkpoint) written by motlib-train, then the '
+                    'video file, image folder, sequence folder or root of sequences (only INPUT with --weights)')
+    ap.add_argument('--weights', help="third-party weights file (e.g. the authors' fairmot_dla34.pth) instead of RUN")
+    ap.add_argument('--method', default='fairmot', help='method of --weights (default fairmot)')
     ap.add_argument('--out', default='outputs/track', help='results (<name>.txt) and videos (<name>.mp4)')
     ap.add_argument('--no-video', action='store_true')
     ap.add_argument('--device', default='auto')
-    ap.add_argument('--tracker-set', dest='tracker_overrides', nargs='+', default=[], metavar='KEY=VALUE')
+    ap.add_argument('--tracker', help="tracker (default: the method's, e.g. jde for fairmot)")
+    ap.add_argument('--preset', help="tracker preset (default: the method's, e.g. fairmot)")
+    ap.add_argument('--set', '--tracker-set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='tracker config fields')
     a = ap.parse_args(argv)
+    if len(a.paths) != (1 if a.weights else 2): ap.error('expected RUN INPUT' + (', or only INPUT with --weights' if not a.weights else ' without RUN when --weights is given'))
     def go():
-        from motlib.pipeline import load_trained, ModelDetector, track_source, METHODS
+        from motlib.pipeline import load_trained, load_weights, ModelDetector, track_source, build_tracker, METHODS
         from motlib.data.mot import write_results
-        inputs = _inputs(Path(a.input))
-        model, meta = load_trained(a.run, a.device)
-        tracker, preset = METHODS[meta['method']]['tracker']
-        det, out = ModelDetector(model, model.cfg.input_size, a.device), Path(a.out)
-        for name, src in inputs:
-            res, fps = track_source(det, src, tracker, preset, a.tracker_overrides, None if a.no_video else out/f"{name}.mp4")
-            print(f"{name}: {len(res)} frames at {fps:.1f} frames/s ->", write_results(out/f"{name}.txt", res))
+        inputs, out = _inputs(Path(a.paths[-1])), Path(a.out)
+        if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
+        model, meta = load_weights(a.method, a.weights, a.device) if a.weights else load_trained(a.paths[0], a.device)
+        spec = METHODS[meta['method']]
+        tracker = a.tracker or spec.tracker
+        preset = a.preset if a.preset is not None else (spec.tracker_preset if tracker == spec.tracker else None)
+        build_tracker(tracker, None, preset, a.overrides)               # tracker config errors before any work
+        det = ModelDetector(model, model.cfg.input_size, a.device)
+        with _staged(out) as stage:
+            for name, src in inputs:
+                res, fps = track_source(det, src, tracker, preset, a.overrides, None if a.no_video else stage/f"{name}.mp4")
+                write_results(stage/f"{name}.txt", res)
+                print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
+        print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out}")
     return _run('motlib-track', go)
 
 # %% ../nbs/90_cli.ipynb #0ca5438e
 def _demo_public(root: Path, out: Path, tracker: str):
     "Track SynthMOT val's public detections with `tracker`, evaluate, print and save the table."
     from motlib.data.mot import list_sequences
-    from motlib.pipeline import track_sequences, public_detections
-    from motlib.eval import evaluate, format_table, save_tables
+    from motlib.pipeline import track_and_score, PublicDetector
+    from motlib.eval import format_table, save_tables
     res = out/f"{tracker}-public"
-    track_sequences(list_sequences(root/'val'), public_detections, res, tracker)
-    df = evaluate(root/'val', res)
+    df = track_and_score(PublicDetector(), list_sequences(root/'val'), res, tracker)['metrics']
     print(f"\n{tracker.upper()} on SynthMOT val, public detections:\n" + format_table(df))
     print('results:', res, '| tables:', *save_tables(df, out, f"{tracker}-public"))
     return df

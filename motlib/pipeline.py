@@ -4,21 +4,22 @@
 
 # %% ../nbs/22_pipeline.ipynb #a23f6790
 from __future__ import annotations
-import importlib, time
-from dataclasses import fields
+import importlib, json, time, warnings
+from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 import numpy as np
 import torch
-from .core import MotlibError, ConfigError, Detections, Tracks, make_config, get_device
+from .core import MotlibError, ConfigError, Detections, Tracks, make_config, get_device, atomic_write_text
 from .data.mot import Sequence, list_sequences, write_results
-from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbox_boxes
+from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbox_boxes, as_sequences
 
 # %% auto #0
 __all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'ModelDetector',
-           'track_source', 'split_overrides', 'method_configs', 'train_method', 'load_trained']
+           'track_source', 'PublicDetector', 'track_and_score', 'MethodSpec', 'frame_dataset', 'split_overrides',
+           'method_configs', 'train_method', 'read_run_meta', 'load_trained', 'load_weights']
 
 # %% ../nbs/22_pipeline.ipynb #8536ecfe
-TRACKERS = {  # name -> (module, config class, tracker class)
+TRACKERS = {  # the one tracker registry: name -> (module, config class, tracker class)
     'jde': ('motlib.track.jde', 'JDETrackerConfig', 'JDETracker'),          # notebook 07: JDE / FairMOT
     'qd': ('motlib.track.qd', 'QDTrackerConfig', 'QDTracker'),              # notebook 08: QDTrack bi-softmax
     'sort': ('motlib.track.baselines', 'SORTConfig', 'SORTTracker'),        # notebook 09: Kalman + IoU
@@ -26,19 +27,23 @@ TRACKERS = {  # name -> (module, config class, tracker class)
 }
 
 def build_tracker(name: str, frame_rate: float | None = None, preset: str | None = None, overrides=None):
-    "A fresh tracker `name` (see `TRACKERS`) with its paper's defaults, an optional preset and overrides."
+    "A fresh tracker `name` (see `TRACKERS`) with its paper's defaults, an optional preset and overrides (never modified)."
     if name not in TRACKERS: raise ConfigError(f"unknown tracker {name!r}; choose from {sorted(TRACKERS)}")
     mod, cfg_name, cls_name = TRACKERS[name]
     m = importlib.import_module(mod)
     cfg_cls = getattr(m, cfg_name)
-    cfg = make_config(cfg_cls, preset, overrides=overrides)
-    if frame_rate is not None and 'frame_rate' in {f.name for f in fields(cfg)}:
-        cfg = make_config(cfg_cls, preset, overrides={**_as_dict(overrides), 'frame_rate': float(frame_rate)})
-    return getattr(m, cls_name)(cfg)
+    over = _as_dict(overrides)                     # a new dict: the caller's overrides stay as they were
+    if frame_rate is not None and 'frame_rate' in {f.name for f in fields(cfg_cls)}: over['frame_rate'] = float(frame_rate)
+    return getattr(m, cls_name)(make_config(cfg_cls, preset, overrides=over))
 
-def _as_dict(overrides):
+def _as_dict(overrides) -> dict:
+    "A new dict from a dict or a list of 'key=value' strings."
     if not overrides: return {}
-    return dict(overrides) if isinstance(overrides, dict) else dict(o.split('=', 1) for o in overrides)
+    if isinstance(overrides, dict): return dict(overrides)
+    if isinstance(overrides, str): overrides = [overrides]
+    pairs = [str(o).split('=', 1) for o in overrides]
+    if bad := [o for o, p in zip(overrides, pairs) if len(p) != 2 or not p[0]]: raise ConfigError(f"expected key=value, got {bad[0]!r}")
+    return dict(pairs)
 
 # %% ../nbs/22_pipeline.ipynb #c399a9ee
 def track_frames(tracker, frames_and_dets) -> list[tuple[int, Tracks]]:
@@ -83,7 +88,7 @@ class ModelDetector:
 # %% ../nbs/22_pipeline.ipynb #b1b2845e
 def track_source(detector, source, tracker='jde', preset: str | None = None, overrides=None, video=None,
                  progress: bool = True) -> tuple[list[tuple[int, Tracks]], float]:
-    "Track one video / image folder / sequence; returns `([(frame, Tracks)], fps achieved)`."
+    "Track one video / image folder / sequence; returns `([(frame, Tracks)], fps achieved)`. The video exists only if all went well."
     from tqdm.auto import tqdm
     from motlib.viz.player import TrackVideoWriter
     fps_in = frame_rate_of(source)
@@ -96,19 +101,103 @@ def track_source(detector, source, tracker='jde', preset: str | None = None, ove
             busy += time.perf_counter() - t0
             bar.set_postfix(fps=f"{len(results) / max(busy, 1e-9):.1f}")
             if writer: writer.write(im, results[-1][1])
-    finally:
-        if writer: writer.close()
+    except BaseException:
+        if writer: writer.abort()           # a failed or interrupted run leaves no partial video (and any old one as it was)
+        raise
+    if writer: writer.close()
     return results, len(results) / max(busy, 1e-9)
 
+# %% ../nbs/22_pipeline.ipynb #920eb2d0
+class PublicDetector:
+    "A sequence's public detections (`det/det.txt`) as a detector for `track_and_score`; no image is read."
+    def __init__(self, min_score: float = -np.inf): self.min_score = min_score
+    def on_sequence(self, seq: Sequence): return public_detections(seq, self.min_score)
+
+def _frames_and_dets(detector, seq: Sequence):
+    "`(frame, image or None, Detections, seconds spent detecting)` over `seq`."
+    if callable(detector):
+        for t, im in iter_frames(seq):
+            t0 = time.perf_counter()
+            d = detector(im, t)
+            yield t, im, d, time.perf_counter() - t0
+    elif hasattr(detector, 'on_sequence'):
+        it = iter(detector.on_sequence(seq))
+        while True:
+            t0 = time.perf_counter()
+            try: t, d = next(it)
+            except StopIteration: return
+            yield t, None, d, time.perf_counter() - t0
+    else: raise MotlibError(f"{type(detector).__name__} is not a detector: need a callable (image, frame) -> Detections")
+
+# %% ../nbs/22_pipeline.ipynb #bdbc39c8
+def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', preset: str | None = None, overrides=None,
+                    collect: bool = False, progress: bool = False) -> dict:
+    "Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned dict."
+    from tqdm.auto import tqdm
+    from motlib.eval import evaluate
+    seqs = as_sequences(sequences)
+    if len({s.name for s in seqs}) != len(seqs): raise MotlibError(f"two sequences share a name: {[s.name for s in seqs]}")
+    build_tracker(tracker, None, preset, overrides)                 # config errors before any work
+    results, busy, n = {}, 0.0, 0
+    dets, gts, embs, keys = [], [], [], []
+    for seq in tqdm(seqs, desc='sequences', disable=not progress):
+        trk, res = build_tracker(tracker, seq.frame_rate, preset, overrides), []
+        for t, _, d, dt in _frames_and_dets(detector, seq):
+            t0 = time.perf_counter()
+            res.append((t, trk.update(d)))
+            busy, n = busy + dt + time.perf_counter() - t0, n + 1
+            if not collect: continue
+            g = seq.gt_frame(t)
+            dets.append(d); gts.append(g.boxes)
+            if len(d) and d.embeddings is not None:
+                from motlib.eval import match_to_gt
+                m = match_to_gt(d.boxes, g.boxes, 0.5)
+                embs.append(d.embeddings[m[:, 0]].astype(np.float32)); keys += [(seq.name, int(i)) for i in g.ids[m[:, 1]]]
+        results[seq.name] = res
+    out = Path(results_dir)
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
+    for name, res in results.items(): write_results(out/f"{name}.txt", res)
+    uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+    dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
+    return dict(metrics=evaluate(seqs, out), fps=n / max(busy, 1e-9), frames=n,
+                dets=dets if collect else None, gts=gts if collect else None,
+                embeddings=(np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32)) if collect else None,
+                emb_ids=np.array([uniq[k] for k in keys], np.int64) if collect else None)
+
 # %% ../nbs/22_pipeline.ipynb #b4768115
-METHODS = {  # name -> model module, config class, builder, training presets attribute, dataset kind, tracker (name, preset)
-    'fairmot': dict(module='motlib.models.fairmot', config='FairMOTConfig', build='build_fairmot', train_presets='TRAIN_PRESETS',
-                    dataset='frames', tracker=('jde', 'fairmot')),
+@dataclass(frozen=True)
+class MethodSpec:
+    "Where a method's model, configs, training data and tracker come from (names in `module`, or 'pkg.module:name')."
+    module: str                        # e.g. 'motlib.models.fairmot', imported on first use
+    config: str                        # model config dataclass
+    train_presets: str                 # dict: preset -> TrainConfig overrides
+    build_model: str                   # fn (model_cfg, num_ids) -> nn.Module with loss(batch) and detect(images)
+    build_dataset: str                 # fn (sequences, model_cfg, augment: bool) -> Dataset with .num_ids
+    tracker: str = 'jde'               # key of TRACKERS
+    tracker_preset: str | None = None  # preset of that tracker's config
+    load_weights: str | None = None    # optional fn (path) -> model, for the authors' released checkpoints
+
+    def get(self, field: str):
+        "The object that `field` names (imported now)."
+        ref = getattr(self, field)
+        if ref is None: raise MotlibError(f"this method has no {field}")
+        mod, name = ref.rsplit(':', 1) if ':' in ref else (self.module, ref)
+        try: return getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError) as e: raise MotlibError(f"method entry {field}={ref!r}: {e}") from None
+
+def frame_dataset(sequences, model_cfg, augment: bool = True):
+    "Single frames at the model's `input_size`, with global identities and notebook 03's augmentation (JDE, FairMOT)."
+    from motlib.data.datasets import FrameDataset, AugConfig
+    return FrameDataset(sequences, size=model_cfg.input_size, aug=AugConfig() if augment else None)
+
+METHODS = {  # the one method registry
+    'fairmot': MethodSpec('motlib.models.fairmot', 'FairMOTConfig', 'TRAIN_PRESETS', 'build_fairmot', 'motlib.pipeline:frame_dataset',
+                          tracker='jde', tracker_preset='fairmot'),
 }
 
-def _method(name: str) -> tuple[dict, object]:
+def _method(name: str) -> MethodSpec:
     if name not in METHODS: raise ConfigError(f"unknown method {name!r}; choose from {sorted(METHODS)}")
-    return METHODS[name], importlib.import_module(METHODS[name]['module'])
+    return METHODS[name]
 
 def split_overrides(overrides, *classes) -> list[dict]:
     "Route 'key=value' overrides to the first dataclass in `classes` that has the field; unknown keys are a `ConfigError`."
@@ -123,47 +212,108 @@ def split_overrides(overrides, *classes) -> list[dict]:
 def method_configs(method: str, preset: str | None = 'quick', overrides=None, out_dir=None):
     "(model config, `TrainConfig`) of `method` for `preset`, with overrides routed to their owner."
     from motlib.train import TrainConfig
-    spec, m = _method(method)
-    mcls = getattr(m, spec['config'])
+    spec = _method(method)
+    mcls = spec.get('config')
     mo, to = split_overrides(overrides, mcls, TrainConfig)
-    tp = getattr(m, spec['train_presets'])
+    tp = spec.get('train_presets')
     if preset is not None and preset not in tp: raise ConfigError(f"unknown preset {preset!r} for {method}; choose from {sorted(tp)}")
     mcfg = make_config(mcls, preset, overrides=mo)
     tcfg = make_config(TrainConfig, overrides={**(tp[preset] if preset else {}), 'out_dir': str(out_dir or f"runs/{method}-{preset}"), **to})
     return mcfg, tcfg
 
 # %% ../nbs/22_pipeline.ipynb #62aeebad
+def _jsonable(d: dict) -> dict: return json.loads(json.dumps(d, default=list))
+
+def _check_run_folder(out: Path, resume, overwrite: bool) -> bool:
+    "Whether this is a resumed run; `MotlibError` before any write if `out` is not a folder this run may use."
+    from motlib.train import holds_run
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (the run folder, --out)")
+    if resume is not None:
+        if overwrite: raise ConfigError("resume and overwrite exclude each other: resume continues the run, overwrite replaces it")
+        ck = out/'last.pt' if resume == 'auto' else Path(resume)
+        if not ck.is_file(): raise MotlibError(f"{ck}: no checkpoint to resume from" + (" (start a new run without --resume)" if resume == 'auto' else ''))
+        return True
+    if holds_run(out) and not overwrite:
+        raise MotlibError(f"{out}: holds another training run; continue it with --resume (resume=auto), "
+                          "or replace it with --overwrite, or choose another --out")
+    return False
+
+def _check_same_run(out: Path, meta: dict):
+    "`MotlibError` unless the run in `out` was started with the same method, model and identities as `meta`."
+    if not (out/'model.json').is_file(): return
+    old = read_run_meta(out)
+    diff = [f"{k}: {old.get(k)!r} -> {meta[k]!r}" for k in ('method', 'num_ids') if old.get(k) != meta[k]]
+    diff += [f"{k}: {v!r} -> {meta['model'].get(k)!r}" for k, v in old.get('model', {}).items() if meta['model'].get(k) != v]
+    if diff: raise MotlibError(f"{out/'model.json'}: cannot resume with a different model or data ({'; '.join(diff)}); use a new --out")
+
+# %% ../nbs/22_pipeline.ipynb #60288c27
 def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='data/synth', out_dir=None, overrides=None,
-                 augment: bool = True, callbacks=None) -> dict:
+                 augment: bool = True, callbacks=None, overwrite: bool = False, allow_no_ids: bool = False) -> dict:
     "Train `method` on `data/train` (a MOTChallenge root) with the shared `Trainer`; returns `Trainer.fit()`'s summary."
-    import json
-    from dataclasses import asdict
-    from motlib.train import Trainer
-    from motlib.data.datasets import FrameDataset, AugConfig
-    spec, m = _method(method)
+    from motlib.core import seed_everything
+    from motlib.train import Trainer, clear_run
+    spec = _method(method)
     mcfg, tcfg = method_configs(method, preset, overrides, out_dir)
-    ds = FrameDataset(list_sequences(Path(data)/'train'), size=mcfg.input_size, aug=AugConfig() if augment else None)
-    model = getattr(m, spec['build'])(mcfg, ds.num_ids)
-    out = Path(tcfg.out_dir); out.mkdir(parents=True, exist_ok=True)
-    meta = dict(method=method, preset=preset, data=str(data), model=asdict(model.cfg), num_ids=ds.num_ids)
-    (out/'model.json').write_text(json.dumps(meta, indent=1, default=list))
-    return Trainer(model, ds, tcfg, callbacks=callbacks).fit()
+    out = Path(tcfg.out_dir)
+    resume = _check_run_folder(out, tcfg.resume, overwrite)
+    if not (Path(data)/'train').is_dir(): raise MotlibError(f"{data}: no train/ folder (generate SynthMOT with motlib-synth)")
+    ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, augment)
+    num_ids = getattr(ds, 'num_ids', None)
+    if num_ids == 0:
+        msg = f"{Path(data)/'train'}: no ground-truth identities (gt.txt empty, or every id negative or not evaluable)"
+        if not allow_no_ids: raise MotlibError(msg + "; the re-ID head would learn nothing (allow_no_ids=True / --allow-no-ids to train anyway)")
+        warnings.warn(msg + ": training the detector only (allow_no_ids)")
+    seed_everything(tcfg.seed)                       # the initial weights depend on the seed only (same seed, same run)
+    model = spec.get('build_model')(mcfg, num_ids)
+    meta = _jsonable(dict(method=method, preset=preset, data=str(data), model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids))
+    if resume: _check_same_run(out, meta)
+    trainer = Trainer(model, ds, tcfg, callbacks=callbacks)      # device and batch errors, still before any write
+    if overwrite: clear_run(out, extra=('model.json',))
+    if not (resume and (out/'model.json').is_file()): atomic_write_text(out/'model.json', json.dumps(meta, indent=1) + '\n')
+    return trainer.fit()
 
 # %% ../nbs/22_pipeline.ipynb #d457b731
+def read_run_meta(run) -> dict:
+    "The `model.json` of a run folder, checked: a one-line `MotlibError` if it is missing, not JSON or incomplete."
+    p = Path(run)/'model.json'
+    if not p.is_file(): raise MotlibError(f"{Path(run)}: no model.json (is this a motlib training run folder?)")
+    try: meta = json.loads(p.read_text(encoding='utf-8'))
+    except json.JSONDecodeError as e: raise MotlibError(f"{p}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    except UnicodeDecodeError: raise MotlibError(f"{p}: not a UTF-8 text file") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get('method'), str) or not isinstance(meta.get('model'), dict):
+        raise MotlibError(f"{p}: expected an object with 'method' and 'model' (written by motlib-train)")
+    return meta
+
 def load_trained(path, device='cpu'):
-    "Rebuild a trained model from a run folder or checkpoint (`model.json` beside it); returns `(model, meta)`."
-    import json
-    from motlib.train import load_checkpoint
-    p = Path(path); run = p if p.is_dir() else p.parent
-    if not (run/'model.json').is_file(): raise MotlibError(f"{run}: no model.json (is this a motlib training run folder?)")
-    meta = json.loads((run/'model.json').read_text())
-    spec, m = _method(meta['method'])
+    "Rebuild a trained model from a run folder or one of its checkpoints (`model.json` beside it); returns `(model, meta)`."
+    from motlib.checkpoint import load_checkpoint, check_state_dict
+    from motlib.train import check_device
+    p = Path(path)
+    if not p.exists(): raise MotlibError(f"{p}: no such run folder or checkpoint file")
+    run, dev = (p if p.is_dir() else p.parent), check_device(device)
+    meta = read_run_meta(run)
+    spec = _method(meta['method'])
     saved = {k: tuple(v) if isinstance(v, list) else v for k, v in meta['model'].items()}
     if 'pretrained' in saved: saved['pretrained'] = False      # the checkpoint overwrites any start weights
-    cfg = make_config(getattr(m, spec['config']), overrides=saved)
-    model = getattr(m, spec['build'])(cfg)
+    try: cfg = make_config(spec.get('config'), overrides=saved)
+    except ConfigError as e: raise MotlibError(f"{run/'model.json'}: {e}") from None
+    model = spec.get('build_model')(cfg, meta.get('num_ids'))
     ck = p if p.is_file() else next((run/n for n in ('model.pt', 'last.pt') if (run/n).is_file()), None)
     if ck is None: raise MotlibError(f"{run}: no model.pt or last.pt")
     sd = load_checkpoint(ck)
-    model.load_state_dict(sd['model'] if 'model' in sd and isinstance(sd['model'], dict) else sd)
-    return model.to(get_device(device)).eval(), meta
+    sd = sd['model'] if isinstance(sd.get('model'), dict) else sd
+    check_state_dict(model.state_dict(), sd, f"{ck} (with {run/'model.json'})")
+    model.load_state_dict(sd)
+    return model.to(dev).eval(), meta
+
+# %% ../nbs/22_pipeline.ipynb #03041b64
+def load_weights(method: str, path, device='cpu'):
+    "A model of `method` from third-party weights (e.g. the authors' release) via its `MethodSpec.load_weights`; `(model, meta)`."
+    from motlib.train import check_device
+    spec, p = _method(method), Path(path)
+    if spec.load_weights is None: raise MotlibError(f"{method}: no loader for third-party weights is registered (MethodSpec.load_weights)")
+    if not p.is_file(): raise MotlibError(f"{p}: no such weights file")
+    dev = check_device(device)
+    model = spec.get('load_weights')(p)
+    cfg = getattr(model, 'cfg', None)
+    return model.to(dev).eval(), dict(method=method, weights=str(p), model=_jsonable(asdict(cfg)) if cfg is not None else {})

@@ -4,15 +4,16 @@ from pathlib import Path
 import pytest
 import torch
 from motlib.core import MotlibError, seed_everything
-from motlib.train import (TrainConfig, Trainer, ToyBoxes, ToyDetector, load_checkpoint, load_pretrained,
-                          mobilenet_v2_imagenet_path, save_checkpoint)
+from motlib.train import TrainConfig, Trainer
+from motlib.checkpoint import load_checkpoint, load_pretrained, mobilenet_v2_imagenet_path, save_checkpoint
+from toys import ToyBoxes, ToyDetector
 
 BIN = Path(sys.executable).parent
 torch.set_num_threads(1)
 
 
 def cfg(out, **kw):
-    base = dict(epochs=3, batch_size=8, lr=1e-2, lr_steps=(2,), log_every=1, progress=False, device='cpu', out_dir=str(out))
+    base = dict(epochs=3, batch_size=8, lr=1e-2, lr_steps=(2,), log_every=1, save_every=1, progress=False, device='cpu', out_dir=str(out))
     return TrainConfig(**{**base, **kw})
 
 
@@ -35,8 +36,10 @@ def stop_after(n):
 
 DDP_SCRIPT = textwrap.dedent("""
     import sys, torch
+    sys.path.insert(0, TESTS_DIR)
     from motlib.core import seed_everything
-    from motlib.train import Trainer, TrainConfig, ToyDetector, ToyBoxes
+    from motlib.train import Trainer, TrainConfig
+    from toys import ToyDetector, ToyBoxes
     torch.set_num_threads(1)
     seed_everything(0)
     t = Trainer(ToyDetector(), ToyBoxes(32, noise=0), TrainConfig(epochs=1, batch_size=8, lr=1e-2, max_steps=2, log_every=1,
@@ -44,7 +47,7 @@ DDP_SCRIPT = textwrap.dedent("""
     res = t.fit()
     assert res['world_size'] == 2 and res['step'] == 2, res
     torch.save({k: v.detach() for k, v in t.model.named_parameters()}, f"{sys.argv[1]}/params_rank{t.rank}.pt")
-""")
+""").replace('TESTS_DIR', repr(str(Path(__file__).resolve().parent)))
 
 
 def test_ddp_two_processes_over_gloo(tmp_path):

@@ -10,7 +10,7 @@ from itertools import islice
 from pathlib import Path
 import numpy as np
 import cv2
-from ..core import MotlibError, Tracks, box_convert
+from ..core import MotlibError, Tracks, box_convert, atomic_path
 from ..data.mot import Sequence, read_mot_txt
 from ..data.datasets import iter_frames, frame_rate_of
 
@@ -114,20 +114,20 @@ def trails_at(by_frame: dict, frame: int, trail_len: int = 30) -> dict:
 CODECS = (('mp4v', '.mp4'), ('MJPG', '.avi'))
 
 class _VideoSink:
-    "Lazily opened cv2.VideoWriter for RGB frames with codec fallback and an atomic rename on close."
+    "Lazily opened cv2.VideoWriter for RGB frames with codec fallback, written to a temporary file (`atomic_path`)."
     def __init__(self, path, fps: float, codecs=CODECS):
         self.path, self.fps, self.codecs = Path(path), float(fps), codecs
-        self.writer, self.size, self.n_frames = None, None, 0
+        self.writer, self.size, self.n_frames, self._tmp = None, None, 0, None
         if self.fps <= 0: raise MotlibError(f"{self.path}: fps must be positive, got {fps}")
 
     def _open(self, w, h):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         for fourcc, ext in self.codecs:
             final = self.path.with_suffix(ext)
-            tmp = final.with_name(f".{final.stem}.tmp{ext}")
+            tmp_cm = atomic_path(final, suffix=ext)        # OpenCV picks the container from the extension: keep it
+            tmp = tmp_cm.__enter__()
             vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
-            if vw.isOpened(): self.writer, self.final, self.tmp, self.size = vw, final, tmp, (w, h); return
-            vw.release(); tmp.unlink(missing_ok=True)
+            if vw.isOpened(): self.writer, self.final, self._tmp, self.size = vw, final, tmp_cm, (w, h); return
+            vw.release(); tmp_cm.__exit__(MotlibError, MotlibError('codec unavailable'), None)
         raise MotlibError(f"{self.path}: no video codec could be opened (tried {[c for c, _ in self.codecs]})")
 
 # %% ../../nbs/21_viz_player.ipynb #38dcc55c
@@ -144,10 +144,16 @@ def _sink_close(self: _VideoSink) -> Path | None:
     "Release the writer and move the file to its final name; returns that name (None when nothing was written)."
     if self.writer is None: return None
     self.writer.release(); self.writer = None
-    os.replace(self.tmp, self.final)
+    self._tmp.__exit__(None, None, None)
     return self.final
 
-_VideoSink.write, _VideoSink.close = _sink_write, _sink_close
+def _sink_abort(self: _VideoSink) -> None:
+    "Release the writer and delete the temporary file: an existing video of the same name stays as it was."
+    if self.writer is None: return
+    self.writer.release(); self.writer = None
+    self._tmp.__exit__(MotlibError, MotlibError('aborted'), None)
+
+_VideoSink.write, _VideoSink.close, _VideoSink.abort = _sink_write, _sink_close, _sink_abort
 
 # %% ../../nbs/21_viz_player.ipynb #02544081
 def write_video(path, frames, fps: float = 30.0, codecs=CODECS) -> Path:
@@ -156,7 +162,7 @@ def write_video(path, frames, fps: float = 30.0, codecs=CODECS) -> Path:
     try:
         for im in frames: sink.write(im)
     except BaseException:
-        if sink.writer is not None: sink.writer.release(); sink.tmp.unlink(missing_ok=True)
+        sink.abort()
         raise
     out = sink.close()
     if out is None: raise MotlibError(f"{path}: no frames to write")
@@ -192,12 +198,18 @@ class TrackVideoWriter:
         return drawn
 
     def close(self) -> Path | None:
-        "Finish the file; returns its path (`.avi` when mp4 was unavailable)."
+        "Finish the file and move it into place; returns its path (`.avi` when mp4 was unavailable)."
         if self.path is None: self.path = self.sink.close()
         return self.path
 
+    def abort(self) -> None:
+        "Discard what was written: no new file appears, an existing one is untouched."
+        self.sink.abort()
+
     def __enter__(self): return self
-    def __exit__(self, *exc): self.close()
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None: self.close()
+        else: self.abort()
 
 # %% ../../nbs/21_viz_player.ipynb #1898179c
 def gt_tracks(seq: Sequence, frame: int) -> Tracks:
