@@ -273,12 +273,12 @@ def imagenet_trunk(backbone, name: str, allow_download: bool = True) -> dict:
         backbone.stages.load_state_dict(nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4]).state_dict())
     return info
 
-def _imagenet_start(key: dict, plan: dict, data, out: Path):
+def _imagenet_start(key: dict, plan: dict, data, out: Path, device: str = 'auto'):
     "Write `out/last.pt` at step 0: the method's model with an ImageNet trunk, a fresh optimiser and schedule."
     from motlib.core import seed_everything
     from motlib.train import Trainer
     spec = METHODS[plan['method']]
-    over = {**train_overrides(plan)[0], 'seed': key['seed'], 'out_dir': str(out), 'resume': None}
+    over = {**train_overrides(plan)[0], 'seed': key['seed'], 'out_dir': str(out), 'resume': None, 'device': device}
     mcfg, tcfg = method_configs(plan['method'], plan['train_preset'], over)
     ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, True)
     seed_everything(tcfg.seed)                                     # as train_method: the initial weights depend on the seed
@@ -327,7 +327,7 @@ def _claim_folder(folder: Path, key_hash: str, what: str):
     atomic_write_text(mark, json.dumps(dict(hash=key_hash, what=what), indent=1) + '\n')
 
 # %% ../nbs/14_reproduce.ipynb #95d85b9b
-def train_cell(plan: dict, seed: int, data, runs, log=print) -> dict:
+def train_cell(plan: dict, seed: int, data, runs, log=print, device: str = 'auto') -> dict:
     "Train (or reuse) the model of `plan` for `seed` under `runs/train/`; returns {'dir', 'steps', 'train_s', 'reused'}."
     key = train_key(plan, seed, data)
     h = _hash(key)
@@ -336,8 +336,8 @@ def train_cell(plan: dict, seed: int, data, runs, log=print) -> dict:
     if done and done.get('hash') == h and (out/'model.pt').is_file(): return dict(done, dir=str(out), reused=True)
     _claim_folder(out, h, f"training run ({plan['method']}, seed {seed})")
     t0 = time.perf_counter()
-    if key['imagenet'] and not (out/'last.pt').is_file(): _imagenet_start(key, plan, data, out)
-    over = {**train_overrides(plan)[0], 'seed': seed, 'resume': 'auto' if (out/'last.pt').is_file() else None}
+    if key['imagenet'] and not (out/'last.pt').is_file(): _imagenet_start(key, plan, data, out, device)
+    over = {**train_overrides(plan)[0], 'seed': seed, 'device': device, 'resume': 'auto' if (out/'last.pt').is_file() else None}
     log(f"training {plan['train_row']} (seed {seed}) in {out}" + (' (resuming)' if over['resume'] else ''))
     summary = train_method(plan['method'], plan['train_preset'], data, out, overrides=over,
                            overwrite=over['resume'] is None and (out/'model.json').is_file())
@@ -355,7 +355,7 @@ def run_cell(plan: dict, seed: int, data='data/synth', runs='runs/reproduce', de
     cdir = Path(runs)/'cells'/f"{h}-s{seed}"
     old = _read_json(cdir/'cell.json')
     if old and old.get('hash') == h: return dict(old, reused=True)
-    tr = train_cell(plan, seed, data, runs, log)
+    tr = train_cell(plan, seed, data, runs, log, device)
     _claim_folder(cdir, h, f"table cell (seed {seed})")
     model, meta = load_trained(tr['dir'], device)
     det = ModelDetector(model, model.cfg.input_size, device)
@@ -558,7 +558,7 @@ def reproduce_main(argv=None) -> int:
     ap.add_argument('name', nargs='?', help=f"one of {', '.join(TABLES)}")
     ap.add_argument('--list', action='store_true', help='list the tables and exit')
     ap.add_argument('--preset', default='quick', help=f"one of {', '.join(REPRO_PRESETS)}")
-    ap.add_argument('--seeds', type=int, default=None, help="number of seeds (TrainConfig.seed 0..N-1); default: the preset's")
+    ap.add_argument('--seeds', default=None, help="number of seeds (TrainConfig.seed 0..N-1); default: the preset's")
     ap.add_argument('--data', default='data/synth')
     ap.add_argument('--out', default='reports')
     ap.add_argument('--runs', default='runs/reproduce')
@@ -571,8 +571,10 @@ def reproduce_main(argv=None) -> int:
         return 0
     try:
         if a.name is None: raise ConfigError(f"give a table name ({', '.join(TABLES)}) or --list")
+        if a.seeds is not None and not a.seeds.strip().isdigit(): raise ConfigError(f"--seeds must be an integer >= 1, got {a.seeds!r}")
         cmd = ' '.join(['motlib-reproduce'] + list(sys.argv[1:] if argv is None else argv))
-        _, path = reproduce(a.name, a.preset, a.seeds, a.data, a.out, a.runs, a.overrides, a.device, cmd)
+        seeds = None if a.seeds is None else int(a.seeds)
+        _, path = reproduce(a.name, a.preset, seeds, a.data, a.out, a.runs, a.overrides, a.device, cmd)
     except MotlibError as e:
         print(f"motlib-reproduce: error: {e}", file=sys.stderr)
         return 2

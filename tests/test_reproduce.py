@@ -81,6 +81,7 @@ def test_report_of_unrun_table(tmp_path):
                                        (['fairmot_table4', '--set', 'reid_dims=3'], "'reid_dims'"),
                                        (['fairmot_table4', '--set', 'seed=3'], 'seed is set by the protocol'),
                                        (['fairmot_table4', '--seeds', '0'], 'seeds must be an integer >= 1'),
+                                       (['fairmot_table4', '--seeds', 'x'], '--seeds must be an integer >= 1'),
                                        (['fairmot_table4', '--data', '/nonexistent/x'], 'no sequences'),
                                        ([], '--list')])
 def test_cli_errors(argv, msg, capsys):
@@ -163,6 +164,22 @@ def test_interrupted_table_resumes(synth, tmp_path, counting, monkeypatch):
     res, _ = reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
     assert [c['reused'] for c in res['a']] == [True, False] and [c['reused'] for c in res['b']] == [True, False]
     assert counting['train'] == 2
+
+
+def test_interrupted_training_resumes(synth, tmp_path, monkeypatch):
+    "A training interrupted after its first step continues from its last.pt on the rerun (the engine's resume)."
+    real = R.train_method
+    class Stop:
+        def on_step_end(self, trainer, logs): raise KeyboardInterrupt
+    monkeypatch.setattr(R, 'train_method', lambda *a, **k: real(*a, **k, callbacks=[Stop()]))
+    plan = row_plan(TINY, 'a', 'quick', OVER)
+    with pytest.raises(KeyboardInterrupt): R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)
+    folder = next((tmp_path/'runs'/'train').iterdir())
+    assert (folder/'last.pt').is_file() and not (folder/'train.json').exists()
+    monkeypatch.setattr(R, 'train_method', real)
+    tr = R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)
+    assert tr['resumed'] and tr['steps'] == 2 and tr['dir'] == str(folder)
+    assert R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)['reused']
 
 
 def test_never_overwrites_foreign_files(synth, tmp_path, counting):
