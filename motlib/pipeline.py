@@ -192,7 +192,7 @@ def frame_dataset(sequences, model_cfg, augment: bool = True):
 
 METHODS = {  # the one method registry
     'fairmot': MethodSpec('motlib.models.fairmot', 'FairMOTConfig', 'TRAIN_PRESETS', 'build_fairmot', 'motlib.pipeline:frame_dataset',
-                          tracker='jde', tracker_preset='fairmot'),
+                          tracker='jde', tracker_preset='fairmot', load_weights='load_authors_fairmot'),
 }
 
 def _method(name: str) -> MethodSpec:

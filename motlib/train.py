@@ -17,7 +17,6 @@ from tqdm.auto import tqdm
 from .core import MotlibError, ConfigError, apply_overrides, get_device, make_config, seed_everything, atomic_write
 from .data.datasets import FrameDataset, PairDataset, collate, collate_pairs
 from .checkpoint import save_checkpoint, load_checkpoint, check_state_dict, _short
-from .checkpoint import load_pretrained, mobilenet_v2_imagenet_path  # TEMPORARY, removed once nb11 imports them from motlib.checkpoint
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'to_device', 'TrainConfig', 'lr_factor', 'make_optimizer', 'make_scheduler', 'amp_dtype',

@@ -4,15 +4,15 @@
 
 # %% ../../nbs/12_viz_embeddings.ipynb #fb6e8cd4
 from __future__ import annotations
+import tempfile
 from pathlib import Path
 import numpy as np
 import torch
-from ..core import MotlibError, as_numpy, box_iou, l2_normalize
-from ..data.datasets import prepare_frame, letterbox_boxes
+from ..core import MotlibError, as_numpy, l2_normalize
 from .player import id_color
 
 # %% auto #0
-__all__ = ['oracle_embeddings', 'tpr_far_curve', 'tsne_embed', 'nn_identity_agreement', 'tsne_plot', 'global_ids', 'match_to_gt',
+__all__ = ['oracle_embeddings', 'tpr_far_curve', 'tsne_embed', 'nn_identity_agreement', 'tsne_plot', 'global_ids',
            'collect_embeddings']
 
 # %% ../../nbs/12_viz_embeddings.ipynb #f3e95433
@@ -91,48 +91,16 @@ def global_ids(ids, seq_names) -> np.ndarray:
     keys = np.char.add(np.char.add(names.astype(str), '\x00'), ids.astype(str))
     return np.unique(keys, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
-def match_to_gt(det_boxes, gt_boxes, iou_thr: float = 0.5) -> np.ndarray:
-    "One-to-one matches (K, 2) [det, gt] maximising total IoU, keeping only pairs with IoU >= `iou_thr`."
-    from motlib.track.matching import linear_assignment
-    iou = box_iou(det_boxes, gt_boxes)
-    return linear_assignment(np.where(iou >= iou_thr, 1 - iou, np.inf))[0]
-
-# %% ../../nbs/12_viz_embeddings.ipynb #a9436326
-def _model_device(model) -> torch.device:
-    p = next(iter(model.parameters()), None) if hasattr(model, 'parameters') else None
-    return p.device if p is not None else torch.device('cpu')
-
 # %% ../../nbs/12_viz_embeddings.ipynb #69d3b083
-@torch.no_grad()
-def collect_embeddings(model, sequences, size, max_frames: int | None = None, iou_thr: float = 0.5,
-                       batch_size: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Run `model.detect` on letterboxed frames; return (embeddings, gt ids, sequence names) of detections matched to gt (IoU >= `iou_thr`)."
-    from motlib.data.mot import Sequence
-    seqs = [s if isinstance(s, Sequence) else Sequence(s) for s in ([sequences] if isinstance(sequences, (Sequence, str, Path)) else sequences)]
-    was_training = getattr(model, 'training', False)
-    if hasattr(model, 'eval'): model.eval()
-    dev, embs, ids, names = _model_device(model), [], [], []
-    try:
-        for seq in seqs:
-            frames = list(seq.frames())[:max_frames]
-            for k in range(0, len(frames), batch_size):
-                ts = frames[k:k + batch_size]
-                prep = [prepare_frame(seq.image(t), size) for t in ts]
-                dets = model.detect(torch.stack([p[0] for p in prep]).to(dev))
-                for t, (_, ratio, pad), d in zip(ts, prep, dets):
-                    e, i = _match_frame(seq, t, d, ratio, pad, iou_thr)
-                    embs.append(e); ids.append(i); names += [seq.name] * len(i)
-    finally:
-        if was_training: model.train()
-    dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
-    return (np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32),
-            np.concatenate(ids) if ids else np.zeros(0, np.int64), np.array(names, dtype=str))
-
-# %% ../../nbs/12_viz_embeddings.ipynb #d680452c
-def _match_frame(seq, t, dets, ratio, pad, iou_thr):
-    "Embeddings and gt ids of the detections of frame `t` matched to its ground truth, letterboxed by (`ratio`, `pad`)."
-    if len(dets) == 0: return np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
-    if dets.embeddings is None: raise MotlibError(f"{seq.name} frame {t}: the model's Detections carry no embeddings")
-    g = seq.gt_frame(t)
-    m = match_to_gt(dets.boxes, letterbox_boxes(g.boxes, ratio, pad), iou_thr)
-    return dets.embeddings[m[:, 0]].astype(np.float32), g.ids[m[:, 1]].astype(np.int64)
+def collect_embeddings(model, sequences, size, device='cpu', tracker: str = 'jde', preset: str | None = None,
+                       results_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    "(embeddings, identities unique across sequences) of `model`'s detections matched to gt at IoU 0.5, via `track_and_score`."
+    from motlib.pipeline import ModelDetector, track_and_score
+    det = ModelDetector(model, size, device)
+    def detect(image, frame):
+        d = det(image, frame)
+        if len(d) and d.embeddings is None: raise MotlibError(f"frame {frame}: the model's Detections carry no embeddings")
+        return d
+    with tempfile.TemporaryDirectory() as tmp:
+        r = track_and_score(detect, sequences, results_dir or tmp, tracker, preset, collect=True)
+    return r['embeddings'], r['emb_ids']
