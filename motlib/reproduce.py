@@ -39,7 +39,7 @@ COLUMNS = {
     'FP': Column(False, 0, 'false positives, count'),
     'FN': Column(False, 0, 'false negatives, count'),
     'AP': Column(True, 1, "detection AP@0.5 of the network's detections, % (VOC all-point, `detection_ap`)"),
-    'TPR': Column(True, 1, 'TPR@FAR=0.1 of the embeddings of detections matched to a gt box (IoU >= 0.5), % (`tpr_at_far`)'),
+    'TPR': Column(True, 1, 'TPR@FAR=0.1 of the embeddings of detections matched to a gt box (IoU >= 0.5), %'),
     'FPS': Column(True, 1, 'frames/s of detector + tracker on the validation frames'),
     'ms': Column(False, 1, 'ms per frame of detector + tracker'),
 }
@@ -60,7 +60,7 @@ def fmt_stat(mean: float, std: float, n: int, decimals: int = 1) -> str:
 # %% ../nbs/14_reproduce.ipynb #e45421ad
 @dataclass(frozen=True)
 class Claim:
-    "'`a` is better than `b` on `column`' (rel '>') or 'they are equal' (rel '='); `why` says where the claim comes from."
+    "'`a` is better than `b` on `column`' (rel '>') or 'they are equal' (rel '='); `why`: where the claim comes from."
     a: str
     rel: str
     b: str
@@ -98,7 +98,7 @@ def derive_claims(paper: dict, rows, columns, tolerance=None) -> list[Claim]:
 # %% ../nbs/14_reproduce.ipynb #4b9be714
 @dataclass(frozen=True)
 class Row:
-    "One row: `train` overrides (it trains a model), or `base` + `track` overrides (it re-tracks `base`'s trained model)."
+    "One row: `train` overrides (it trains a model), or `base` + `track` overrides (it re-tracks `base`'s model)."
     train: dict = field(default_factory=dict)
     track: dict = field(default_factory=dict)
     base: str | None = None            # re-track row: reuse this row's trained model, seed for seed
@@ -109,7 +109,7 @@ class Row:
 
 @dataclass(frozen=True)
 class Table:
-    "A paper's table as data: method, rows, the paper's numbers, columns, claims beyond the numbers, caveats per preset."
+    "A paper's table as data: method, rows, the paper's numbers, columns, extra claims, caveats per preset."
     name: str
     title: str
     method: str
@@ -125,30 +125,44 @@ def check_table(t: Table) -> Table:
     "`ConfigError` naming the table and the field unless the table is consistent; returns `t`."
     w = f"table {t.name!r}"
     if t.method not in METHODS: raise ConfigError(f"{w}: unknown method {t.method!r}; choose from {sorted(METHODS)}")
-    if bad := [c for c in t.columns if c not in COLUMNS]: raise ConfigError(f"{w}: unknown column {bad[0]!r}; known: {list(COLUMNS)}")
+    if bad := [c for c in t.columns if c not in COLUMNS]:
+        raise ConfigError(f"{w}: unknown column {bad[0]!r}; known: {list(COLUMNS)}")
     for k, r in t.rows.items():
         if not isinstance(r, Row): raise ConfigError(f"{w}: row {k!r} is not a Row")
-        if r.method is not None and r.method not in METHODS: raise ConfigError(f"{w}: row {k!r}: unknown method {r.method!r}")
+        if r.method is not None and r.method not in METHODS:
+            raise ConfigError(f"{w}: row {k!r}: unknown method {r.method!r}")
         if r.base is not None:
             if r.base not in t.rows or t.rows[r.base].base is not None:
                 raise ConfigError(f"{w}: row {k!r}: base {r.base!r} must be a row of the table that trains")
-            if r.train or r.method: raise ConfigError(f"{w}: row {k!r} re-tracks {r.base!r}: it takes no train overrides or method")
+            if r.train or r.method:
+                raise ConfigError(f"{w}: row {k!r} re-tracks {r.base!r}: it takes no train overrides or method")
     for k, vals in t.paper.items():
         if k not in t.rows: raise ConfigError(f"{w}: paper numbers for unknown row {k!r}")
-        if bad := [c for c in vals if c not in t.columns]: raise ConfigError(f"{w}: paper column {bad[0]!r} not in columns")
+        if bad := [c for c in vals if c not in t.columns]:
+            raise ConfigError(f"{w}: paper column {bad[0]!r} not in columns")
     for c in t.claims:
-        if c.a not in t.rows or c.b not in t.rows or c.column not in t.columns: raise ConfigError(f"{w}: claim {c} names an unknown row or column")
+        if c.a not in t.rows or c.b not in t.rows or c.column not in t.columns:
+            raise ConfigError(f"{w}: claim {c} names an unknown row or column")
     return t
 
 # %% ../nbs/14_reproduce.ipynb #23cf9226
 _T2 = ('MOTA', 'IDF1', 'IDs', 'Prec', 'Rec', 'FPS', 'AP', 'TPR')
 _T4 = ('MOTA', 'IDF1', 'IDs', 'FPS', 'TPR')
 _IMNET = 'the paper initialises every backbone from pretrained weights (sec. 4.2); not a number of Table 2'
+_T2_QUICK = """- **What is compared instead**: on 2 CPU cores, a ResNet-50 step costs about 2x and a DLA-34 step 4-10x
+  (DCNv2 on the CPU) a ResNet-34 step: too slow for three seeds in half an hour. So the quick preset runs ResNet-34
+  and ResNet-34-FPN, both from random weights (no local ImageNet copy; the paper starts them from ImageNet), plus
+  MobileNetV2 with and without its local ImageNet weights, to show what the initialisation is worth at this budget.
+  The paper's ResNet-50 and DLA-34 rows stay unmeasured here; `--preset full` runs them (`--set pretrained=imagenet`
+  for torchvision's ImageNet ResNets). From random weights and a few hundred steps, the ResNets are compared at the
+  very start of their training, not at convergence as in the paper.
+- HRNet-W32 is not implemented in motlib; its paper row is left out."""
 
 TABLES = {t.name: check_table(t) for t in (
     Table('fairmot_table2', 'FairMOT Table 2: backbones (paper 002, sec. 5.3)', 'fairmot', _T2,
           rows={'ResNet-34': Row(dict(backbone='resnet34', pretrained=False), what='ResNet-34 + 3 deconvolutions'),
-                'ResNet-34-FPN': Row(dict(backbone='resnet34_fpn', pretrained=False), what='ResNet-34 + FPN, stride-4 level'),
+                'ResNet-34-FPN': Row(dict(backbone='resnet34_fpn', pretrained=False),
+                                     what='ResNet-34 + FPN, stride-4 level'),
                 'ResNet-50': Row(dict(backbone='resnet50', pretrained=False), what='ResNet-50 + 3 deconvolutions'),
                 'DLA-34': Row(dict(backbone='dla34', pretrained=False), what='DLA-34 with DCNv2 up-sampling'),
                 'MobileNetV2 (ImageNet)': Row(dict(backbone='mobilenetv2', pretrained=True),
@@ -159,20 +173,19 @@ TABLES = {t.name: check_table(t) for t in (
                  'ResNet-34-FPN': dict(zip(_T2, (34.0, 45.2, 320, 77.1, 50.3, 36.1, 67.3, 40.9))),
                  'ResNet-50': dict(zip(_T2, (34.6, 42.8, 432, 81.9, 46.7, 32.0, 62.8, 35.4))),
                  'DLA-34': dict(zip(_T2, (40.4, 53.9, 136, 83.9, 50.7, 31.0, 68.3, 67.3)))},
-          claims=tuple(Claim('MobileNetV2 (ImageNet)', '>', 'MobileNetV2 (scratch)', c, _IMNET) for c in ('MOTA', 'IDF1', 'AP', 'TPR')),
-          caveats={'quick': """- **Backbones and initialisation**: on 2 CPU cores, ResNet-50 and DLA-34 cost about 2x and 4-10x (DCNv2 on the CPU)
-  a ResNet-34 step, too slow for three seeds in half an hour, so the quick preset runs ResNet-34 and ResNet-34-FPN (both
-  from random weights: no local ImageNet copy) plus MobileNetV2 with and without its local ImageNet weights. The paper's
-  ResNet-50, HRNet-W32 and DLA-34 rows stay unmeasured here; `--preset full` runs them. From random weights and a few
-  hundred steps, the ResNets are compared at the very start of their training, not at convergence as in the paper.
-- HRNet-W32 is not implemented in motlib; its paper row is left out."""}),
+          claims=tuple(Claim('MobileNetV2 (ImageNet)', '>', 'MobileNetV2 (scratch)', c, _IMNET)
+                       for c in ('MOTA', 'IDF1', 'AP', 'TPR')),
+          caveats={'quick': _T2_QUICK}),
     Table('fairmot_table4', 'FairMOT Table 4: re-ID feature dimension (paper 002, sec. 5.5)', 'fairmot', _T4,
-          rows={f'{d}': Row(dict(backbone='dla34', pretrained=False, reid_dim=d), what=f'{d}-d re-ID features') for d in (512, 256, 128, 64)},
-          paper={'512': dict(zip(_T4, (40.4, 52.1, 210, 28.7, 61.5))), '256': dict(zip(_T4, (40.2, 55.1, 157, 30.6, 63.5))),
-                 '128': dict(zip(_T4, (40.4, 53.9, 136, 31.0, 67.3))), '64': dict(zip(_T4, (40.4, 51.1, 165, 31.7, 61.0)))},
+          rows={f'{d}': Row(dict(backbone='dla34', pretrained=False, reid_dim=d), what=f'{d}-d re-ID features')
+                for d in (512, 256, 128, 64)},
+          paper={'512': dict(zip(_T4, (40.4, 52.1, 210, 28.7, 61.5))),
+                 '256': dict(zip(_T4, (40.2, 55.1, 157, 30.6, 63.5))),
+                 '128': dict(zip(_T4, (40.4, 53.9, 136, 31.0, 67.3))),
+                 '64': dict(zip(_T4, (40.4, 51.1, 165, 31.7, 61.0)))},
           paper_tol={'MOTA': 0.5},
-          caveats={'quick': """- **Backbone**: the quick rows use MobileNetV2 from its local ImageNet weights instead of DLA-34 (too slow on
-  the CPU); the re-ID dimension is the only thing that changes between rows, as in the paper.
+          caveats={'quick': """- **Backbone**: the quick rows use MobileNetV2 from its local ImageNet weights instead of
+  DLA-34 (too slow on the CPU); the re-ID dimension is the only thing that changes between rows, as in the paper.
 - The paper's argument is about over-fitting a small training set; SynthMOT's few dozen training identities are a small
   set too, but the quick budget (a few hundred steps) may stop before over-fitting shows."""}),
 )}
@@ -181,7 +194,8 @@ TABLES = {t.name: check_table(t) for t in (
 REPRO_PRESETS = {
     'quick': dict(train_preset='quick', seeds=3, device='auto',
                   train=dict(input_size=(320, 192), batch_size=8, save_every=0, log_every=25, progress=False),
-                  tables={'fairmot_table2': dict(rows=('ResNet-34', 'ResNet-34-FPN', 'MobileNetV2 (ImageNet)', 'MobileNetV2 (scratch)'),
+                  tables={'fairmot_table2': dict(rows=('ResNet-34', 'ResNet-34-FPN', 'MobileNetV2 (ImageNet)',
+                                                       'MobileNetV2 (scratch)'),
                                                  train=dict(max_steps=120)),
                           'fairmot_table4': dict(train=dict(backbone='mobilenetv2', pretrained=True, max_steps=160))}),
     'full': dict(train_preset='full', seeds=3, device='auto', train=dict(progress=True, save_every=5), tables={}),
@@ -199,7 +213,8 @@ def _as_overrides(extra) -> dict:
 def _check_name(name: str, preset: str) -> Table:
     t = name if isinstance(name, Table) else TABLES.get(name)
     if t is None: raise ConfigError(f"unknown table {name!r}; choose from {', '.join(TABLES)}")
-    if preset not in REPRO_PRESETS: raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(REPRO_PRESETS)}")
+    if preset not in REPRO_PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose from {', '.join(REPRO_PRESETS)}")
     return check_table(t)
 
 def preset_rows(name, preset: str = 'quick') -> list[str]:
@@ -207,10 +222,11 @@ def preset_rows(name, preset: str = 'quick') -> list[str]:
     t = _check_name(name, preset)
     keep = REPRO_PRESETS[preset]['tables'].get(t.name, {}).get('rows')
     if keep is None: return list(t.rows)
-    if bad := [k for k in keep if k not in t.rows]: raise ConfigError(f"preset {preset!r}, table {t.name!r}: unknown row {bad[0]!r}")
+    if bad := [k for k in keep if k not in t.rows]:
+        raise ConfigError(f"preset {preset!r}, table {t.name!r}: unknown row {bad[0]!r}")
     rows = [k for k in t.rows if k in keep]
     if bad := [k for k in rows if t.rows[k].base and t.rows[k].base not in rows]:
-        raise ConfigError(f"preset {preset!r}, table {t.name!r}: row {bad[0]!r} re-tracks a row the preset does not run")
+        raise ConfigError(f"preset {preset!r}, table {t.name!r}: row {bad[0]!r} re-tracks a row not run")
     return rows
 
 def row_plan(name, row: str, preset: str = 'quick', extra=None) -> dict:
@@ -225,10 +241,12 @@ def row_plan(name, row: str, preset: str = 'quick', extra=None) -> dict:
     spec = METHODS[method]
     train = {**p.get('train', {}), **trow.train, **tp.get('train', {}), **tp.get('row_train', {}).get(trow_name, {}),
              **{k: v for k, v in ex.items() if not k.startswith('track.')}}
-    track = {**r.track, **tp.get('row_track', {}).get(row, {}), **{k[6:]: v for k, v in ex.items() if k.startswith('track.')}}
+    track = {**r.track, **tp.get('row_track', {}).get(row, {}),
+             **{k[6:]: v for k, v in ex.items() if k.startswith('track.')}}
     own = r.tracker is not None or r.tracker_preset is not None
     return dict(method=method, train_preset=p['train_preset'], train=train, train_row=trow_name,
-                tracker=r.tracker or spec.tracker, tracker_preset=r.tracker_preset if own else spec.tracker_preset, track=track)
+                tracker=r.tracker or spec.tracker, tracker_preset=r.tracker_preset if own else spec.tracker_preset,
+                track=track)
 
 def train_overrides(plan: dict) -> tuple[dict, bool]:
     "(overrides for `method_configs`, whether torchvision ImageNet weights were asked for with pretrained=imagenet)."
@@ -257,8 +275,9 @@ def imagenet_trunk(backbone, name: str, allow_download: bool = True) -> dict:
     import torchvision
     from torch import nn
     from motlib.checkpoint import load_pretrained
-    if name not in _TV_WEIGHTS: raise ConfigError(f"pretrained=imagenet: torchvision has no ImageNet weights for backbone {name!r}; "
-                                                  f"choose from {sorted(_TV_WEIGHTS)}")
+    if name not in _TV_WEIGHTS:
+        raise ConfigError(f"pretrained=imagenet: torchvision has no ImageNet weights for backbone {name!r}; "
+                          f"choose from {sorted(_TV_WEIGHTS)}")
     if name == 'mobilenetv2':
         m = torchvision.models.mobilenet_v2(weights=None)
         info = load_pretrained(m, _TV_WEIGHTS[name], 'exact', allow_download)
@@ -267,7 +286,8 @@ def imagenet_trunk(backbone, name: str, allow_download: bool = True) -> dict:
     r = getattr(torchvision.models, name.split('_')[0])(weights=None)
     info = load_pretrained(r, _TV_WEIGHTS[name], 'exact', allow_download)
     stem = [r.conv1, r.bn1, r.relu, r.maxpool]
-    if hasattr(backbone, 'trunk'): backbone.trunk.load_state_dict(nn.Sequential(*stem, r.layer1, r.layer2, r.layer3, r.layer4).state_dict())
+    if hasattr(backbone, 'trunk'):
+        backbone.trunk.load_state_dict(nn.Sequential(*stem, r.layer1, r.layer2, r.layer3, r.layer4).state_dict())
     else:
         backbone.stem.load_state_dict(nn.Sequential(*stem).state_dict())
         backbone.stages.load_state_dict(nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4]).state_dict())
@@ -281,7 +301,7 @@ def _imagenet_start(key: dict, plan: dict, data, out: Path, device: str = 'auto'
     over = {**train_overrides(plan)[0], 'seed': key['seed'], 'out_dir': str(out), 'resume': None, 'device': device}
     mcfg, tcfg = method_configs(plan['method'], plan['train_preset'], over)
     ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, True)
-    seed_everything(tcfg.seed)                                     # as train_method: the initial weights depend on the seed
+    seed_everything(tcfg.seed)                       # as train_method: the initial weights depend on the seed
     model = spec.get('build_model')(mcfg, getattr(ds, 'num_ids', None))
     imagenet_trunk(model.backbone, mcfg.backbone, allow_download=True)
     Trainer(model, ds, tcfg).save(collective=False)
@@ -298,8 +318,9 @@ def score_cell(out: dict) -> dict:
     "The table columns (rates in %) of one `track_and_score(..., collect=True)` result."
     ov = out['metrics'].loc['OVERALL']
     fps = float(out['fps'])
-    return dict(MOTA=_pct(ov['MOTA']), IDF1=_pct(ov['IDF1']), HOTA=_pct(ov['HOTA']), IDs=int(ov['IDs']), Prec=_pct(ov['Prcn']),
-                Rec=_pct(ov['Rcll']), FP=int(ov['FP']), FN=int(ov['FN']), FPS=fps, ms=1000.0 / fps if fps > 0 else float('nan'),
+    return dict(MOTA=_pct(ov['MOTA']), IDF1=_pct(ov['IDF1']), HOTA=_pct(ov['HOTA']), IDs=int(ov['IDs']),
+                Prec=_pct(ov['Prcn']), Rec=_pct(ov['Rcll']), FP=int(ov['FP']), FN=int(ov['FN']),
+                FPS=fps, ms=1000.0 / fps if fps > 0 else float('nan'),
                 AP=_pct(detection_ap(out['dets'], out['gts'])) if out.get('dets') is not None else float('nan'),
                 TPR=_tpr(out.get('embeddings'), out.get('emb_ids')), frames=int(out['frames']))
 
@@ -319,16 +340,18 @@ def _claim_folder(folder: Path, key_hash: str, what: str):
     mark = folder/'reproduce.json'
     if mark.is_file():
         m = _read_json(mark)
-        if not m or m.get('hash') != key_hash: raise MotlibError(f"{mark}: belongs to another {what} (hash {m and m.get('hash')!r}, expected {key_hash!r}); move it away")
+        if not m or m.get('hash') != key_hash:
+            raise MotlibError(f"{mark}: belongs to another {what} (hash {m and m.get('hash')!r}, "
+                              f"expected {key_hash!r}); move the folder away")
         return
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise MotlibError(f"{folder}: exists and was not written by motlib-reproduce; move it away or choose another --runs")
+        raise MotlibError(f"{folder}: exists and was not written by motlib-reproduce; move it or use another --runs")
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(mark, json.dumps(dict(hash=key_hash, what=what), indent=1) + '\n')
 
 # %% ../nbs/14_reproduce.ipynb #95d85b9b
 def train_cell(plan: dict, seed: int, data, runs, log=print, device: str = 'auto') -> dict:
-    "Train (or reuse) the model of `plan` for `seed` under `runs/train/`; returns {'dir', 'steps', 'train_s', 'reused'}."
+    "Train (or reuse) the model of `plan` for `seed` under `runs/train/`; returns its record (+ 'dir', 'reused')."
     key = train_key(plan, seed, data)
     h = _hash(key)
     out = Path(runs)/'train'/f"{plan['method']}-{h}-s{seed}"
@@ -337,7 +360,8 @@ def train_cell(plan: dict, seed: int, data, runs, log=print, device: str = 'auto
     _claim_folder(out, h, f"training run ({plan['method']}, seed {seed})")
     t0 = time.perf_counter()
     if key['imagenet'] and not (out/'last.pt').is_file(): _imagenet_start(key, plan, data, out, device)
-    over = {**train_overrides(plan)[0], 'seed': seed, 'device': device, 'resume': 'auto' if (out/'last.pt').is_file() else None}
+    resume = 'auto' if (out/'last.pt').is_file() else None
+    over = {**train_overrides(plan)[0], 'seed': seed, 'device': device, 'resume': resume}
     log(f"training {plan['train_row']} (seed {seed}) in {out}" + (' (resuming)' if over['resume'] else ''))
     summary = train_method(plan['method'], plan['train_preset'], data, out, overrides=over,
                            overwrite=over['resume'] is None and (out/'model.json').is_file())
@@ -350,7 +374,8 @@ def run_cell(plan: dict, seed: int, data='data/synth', runs='runs/reproduce', de
     "One cell (row x seed): train or reuse, track and score `data/val`, or reuse a finished cell; returns its record."
     tk = train_key(plan, seed, data)
     build_tracker(plan['tracker'], None, plan['tracker_preset'], plan['track'])          # tracker config errors first
-    ck = dict(train=_hash(tk), tracker=plan['tracker'], tracker_preset=plan['tracker_preset'], track=plan['track'], val='val')
+    ck = dict(train=_hash(tk), tracker=plan['tracker'], tracker_preset=plan['tracker_preset'], track=plan['track'],
+              val='val')
     h = _hash(ck)
     cdir = Path(runs)/'cells'/f"{h}-s{seed}"
     old = _read_json(cdir/'cell.json')
@@ -359,11 +384,11 @@ def run_cell(plan: dict, seed: int, data='data/synth', runs='runs/reproduce', de
     _claim_folder(cdir, h, f"table cell (seed {seed})")
     model, meta = load_trained(tr['dir'], device)
     det = ModelDetector(model, model.cfg.input_size, device)
-    out = track_and_score(det, list_sequences(Path(data)/'val'), cdir/'results', plan['tracker'], plan['tracker_preset'],
-                          plan['track'], collect=True)
+    out = track_and_score(det, list_sequences(Path(data)/'val'), cdir/'results', plan['tracker'],
+                          plan['tracker_preset'], plan['track'], collect=True)
     rec = dict(hash=h, seed=seed, scores=score_cell(out), train_dir=tr['dir'], steps=tr['steps'], train_s=tr['train_s'],
-               trained_now=not tr['reused'], tracker=plan['tracker'], tracker_preset=plan['tracker_preset'], track=plan['track'],
-               device=str(det.device), threads=torch.get_num_threads(), key=ck)
+               trained_now=not tr['reused'], tracker=plan['tracker'], tracker_preset=plan['tracker_preset'],
+               track=plan['track'], device=str(det.device), threads=torch.get_num_threads(), key=ck)
     rec = _json_safe(rec)                                    # the same record whether fresh or read back (NaN as None)
     atomic_write_text(cdir/'cell.json', json.dumps(rec, indent=1, default=list) + '\n')
     return dict(rec, reused=False)
@@ -380,7 +405,7 @@ def _check_report_target(path: Path):
     if path.is_file():
         head = path.read_text(encoding='utf-8', errors='replace')[:2000]
         if _MARK not in head and '- command: `motlib-reproduce' not in head:
-            raise MotlibError(f"{path}: exists and was not written by motlib-reproduce; move it away or choose another --out")
+            raise MotlibError(f"{path}: exists and was not written by motlib-reproduce; move it or use another --out")
 
 def _cpu_name() -> str:
     try:
@@ -391,10 +416,11 @@ def _cpu_name() -> str:
 
 def table_stats(results: dict, columns) -> dict:
     "row -> column -> (mean, std, n) from `results` (row -> list of cell records or None)."
-    return {row: {c: mean_std([cell['scores'].get(c) for cell in cells if cell]) for c in columns} for row, cells in results.items()}
+    return {row: {c: mean_std([cell['scores'].get(c) for cell in cells if cell]) for c in columns}
+            for row, cells in results.items()}
 
 def table_claims(t: Table, rows) -> list[Claim]:
-    "The claims a report checks: derived from the paper's numbers among `rows` (unless `t.derive` is False), then `t.claims`."
+    "The claims a report checks: those derived from the paper's numbers among `rows` (if `t.derive`), then `t.claims`."
     out = derive_claims(t.paper, rows, t.columns, t.paper_tol) if t.derive else []
     return out + [c for c in t.claims if c not in out]
 
@@ -407,25 +433,28 @@ def _claim_text(c: Claim, t: Table) -> str:
 def discussion(t: Table, stats: dict, rows) -> list[str]:
     "Markdown lines: the rule, one verdict per claim, and their counts."
     claims, d = table_claims(t, rows), COLUMNS
-    L = ["Rule: for each claimed ordering between rows *a* and *b* on a column, with our mean ± sample std over the seeds, the "
-         "difference is **within noise** when |mean_a - mean_b| <= sqrt(std_a^2 + std_b^2) (the spread of the difference of "
-         "single runs); otherwise ours **agrees** when the sign is the paper's and **disagrees** when not. For a claimed tie "
-         "(the paper's values within its tolerance) ours agrees when within noise. Claims are the neighbouring pairs of the "
-         "paper's ranking in each column, among the rows measured here, plus the table's explicit claims.", '']
+    L = ["Rule: for each claimed ordering between rows *a* and *b* on a column, with our mean ± sample std over "
+         "the seeds, the difference is **within noise** when |mean_a - mean_b| <= sqrt(std_a^2 + std_b^2) (the "
+         "spread of the difference of single runs); otherwise ours **agrees** when the sign is the paper's and "
+         "**disagrees** when not. For a claimed tie (the paper's values within its tolerance) ours agrees when "
+         "within noise. Claims are the neighbouring pairs of the paper's ranking in each column, among the rows "
+         "measured here, plus the table's explicit claims.", '']
     if not claims: return L + ['No claim to check: no two measured rows have numbers in the paper.']
-    L += ['| column | claim (paper) | ours: a | ours: b | a - b (better > 0) | spread | verdict |', '|---|---|---:|---:|---:|---:|---|']
+    L += ['| column | claim (paper) | ours: a | ours: b | a - b (better > 0) | spread | verdict |',
+          '|---|---|---:|---:|---:|---:|---|']
     count = {v: 0 for v in VERDICTS}
     for c in claims:
         col = d[c.column]
-        a, b = stats.get(c.a, {}).get(c.column, (np.nan, np.nan, 0)), stats.get(c.b, {}).get(c.column, (np.nan, np.nan, 0))
+        none = (np.nan, np.nan, 0)
+        a, b = stats.get(c.a, {}).get(c.column, none), stats.get(c.b, {}).get(c.column, none)
         v = verdict(a, b, c.rel, col.higher)
         count[v['verdict']] += 1
         why = '' if c.why == 'paper' else f" [{c.why}]"
         vt = v['verdict'] + (' (1 seed: sign only)' if v['one_seed'] else '')
         num = (lambda x: '-' if not np.isfinite(x) else f"{x:+.{col.decimals + 1}f}")(v['diff'])
         spr = '-' if not np.isfinite(v['spread']) else f"{v['spread']:.{col.decimals + 1}f}"
-        L.append(f"| {c.column} | {_claim_text(c, t)}{why} | {fmt_stat(*a, col.decimals)} | {fmt_stat(*b, col.decimals)} "
-                 f"| {num} | {spr} | **{vt}** |")
+        L.append(f"| {c.column} | {_claim_text(c, t)}{why} | {fmt_stat(*a, col.decimals)} "
+                 f"| {fmt_stat(*b, col.decimals)} | {num} | {spr} | **{vt}** |")
     L += ['', 'Summary: ' + ', '.join(f"{n} {v}" for v, n in count.items() if n) + f" (of {len(claims)} claims)."]
     return L
 
@@ -434,25 +463,29 @@ def budget_text(t: Table, preset: str, rows, extra=None) -> list[str]:
     "Markdown lines: the seeds, the overrides every row gets and what each row resolves to."
     p = REPRO_PRESETS[preset]
     ex = _as_overrides(extra)
+    every = {**p.get('train', {}), **p['tables'].get(t.name, {}).get('train', {}), **ex}
     L = [f"- method `{t.method}`, training preset `{p['train_preset']}` (the method's model and TrainConfig presets), "
-         f"overrides for every row: `{json.dumps({**p.get('train', {}), **p['tables'].get(t.name, {}).get('train', {}), **ex}, default=list)}`"]
+         f"overrides for every row: `{json.dumps(every, default=list)}`"]
     for row in rows:
         plan = row_plan(t, row, preset, extra)
-        if t.rows[row].base: L.append(f"- `{row}`: re-tracks the model of `{t.rows[row].base}` with tracker `{plan['tracker']}` "
-                                      f"(preset `{plan['tracker_preset']}`), overrides `{json.dumps(plan['track'])}`")
+        if t.rows[row].base:
+            L.append(f"- `{row}`: re-tracks the model of `{t.rows[row].base}` with tracker `{plan['tracker']}` "
+                     f"(preset `{plan['tracker_preset']}`), overrides `{json.dumps(plan['track'])}`")
         else:
             over, imagenet = train_overrides(plan)
             mcfg, tcfg = method_configs(plan['method'], plan['train_preset'], over)
-            eff = {k: getattr(mcfg, k) for k in ('backbone', 'pretrained', 'input_size', 'reid_dim') if hasattr(mcfg, k)}
+            eff = {k: getattr(mcfg, k) for k in ('backbone', 'pretrained', 'input_size', 'reid_dim')
+                   if hasattr(mcfg, k)}
             if imagenet: eff['pretrained'] = 'imagenet (torchvision)'
             eff.update({k: getattr(tcfg, k) for k in ('batch_size', 'lr', 'warmup_iters', 'epochs', 'max_steps')})
-            L.append(f"- `{row}`: {t.rows[row].what or 'trains'}; in effect `{json.dumps(eff, default=list)}`; tracker `{plan['tracker']}` "
-                     f"(preset `{plan['tracker_preset']}`)" + (f", overrides `{json.dumps(plan['track'])}`" if plan['track'] else ''))
+            trk = f", overrides `{json.dumps(plan['track'])}`" if plan['track'] else ''
+            L.append(f"- `{row}`: {t.rows[row].what or 'trains'}; in effect `{json.dumps(eff, default=list)}`; "
+                     f"tracker `{plan['tracker']}` (preset `{plan['tracker_preset']}`){trk}")
     return L
 
 def write_report(t: Table, results: dict, preset: str, out='reports', command: str = '', extra=None, elapsed_s=None,
                  raw: str | None = None) -> Path:
-    "Write the report of table `t` from `results` (row -> list of cell records, None where not run yet); returns its path."
+    "Write the report of table `t` from `results` (row -> list of cell records, None where not run); returns its path."
     t = _check_name(t, preset)
     rows = [r for r in results]
     stats, cols = table_stats(results, t.columns), t.columns
@@ -461,26 +494,33 @@ def write_report(t: Table, results: dict, preset: str, out='reports', command: s
     dev = next((c['device'] for c in cells), 'not run yet')
     thr = next((c['threads'] for c in cells), torch.get_num_threads())
     import motlib
+    trained = sum(1 for c in cells if c.get('trained_now'))
+    wall = f"; wall time of this invocation {elapsed_s / 60:.1f} min" if elapsed_s is not None else ''
     L = [_MARK, f"# {t.title}: reproduction ({preset} preset)", '',
          f"- command: `{command}`",
-         f"- hardware: {_cpu_name()}, {os.cpu_count()} CPU cores, torch threads {thr}, device `{dev}`; {platform.platform()}",
-         f"- versions: torch {torch.__version__}, motlib {getattr(motlib, '__version__', '?')}, Python {platform.python_version()}",
+         f"- hardware: {_cpu_name()}, {os.cpu_count()} CPU cores, torch threads {thr}, device `{dev}`; "
+         f"{platform.platform()}",
+         f"- versions: torch {torch.__version__}, motlib {getattr(motlib, '__version__', '?')}, "
+         f"Python {platform.python_version()}",
          f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='minutes')}",
-         f"- cells: {len(cells)} of {len(rows) * n_seeds} finished ({sum(1 for c in cells if c.get('trained_now'))} trained by "
-         f"this invocation)" + (f"; wall time of this invocation {elapsed_s / 60:.1f} min" if elapsed_s is not None else ''),
+         f"- cells: {len(cells)} of {len(rows) * n_seeds} finished ({trained} trained by this invocation)" + wall,
          f"- raw per-seed results: `{raw}`" if raw else '',
-         '', f"## Budget ({n_seeds} seeds: TrainConfig.seed = 0..{n_seeds - 1})", '', *budget_text(t, preset, rows, extra), '',
+         '', f"## Budget ({n_seeds} seeds: TrainConfig.seed = 0..{n_seeds - 1})", '',
+         *budget_text(t, preset, rows, extra), '',
          '## Results', '', f"Ours: mean ± sample std over the seeds (n = number of seeds measured). Columns: "
          + '; '.join(f"{c}: {COLUMNS[c].what}" for c in cols) + '.', '',
          '| row | source | n | ' + ' | '.join(cols) + ' |', '|---|---|---:|' + '---:|' * len(cols)]
     for row in t.rows:
         if row in results:
             n = max((stats[row][c][2] for c in cols), default=0)
-            L.append(f"| {row} | ours | {n} | " + ' | '.join(fmt_stat(*stats[row][c], COLUMNS[c].decimals) for c in cols) + ' |')
+            L.append(f"| {row} | ours | {n} | "
+                     + ' | '.join(fmt_stat(*stats[row][c], COLUMNS[c].decimals) for c in cols) + ' |')
         if row in t.paper:
-            L.append(f"| {row} | paper | | " + ' | '.join('-' if t.paper[row].get(c) is None else f"{t.paper[row][c]:.{COLUMNS[c].decimals}f}"
-                                                          for c in cols) + ' |')
-    L += ['', '## Discussion (computed)', '', *discussion(t, stats, [r for r in rows if any(results[r])]), '', '## Caveats', '']
+            vals = [t.paper[row].get(c) for c in cols]
+            L.append(f"| {row} | paper | | " + ' | '.join('-' if v is None else f"{v:.{COLUMNS[c].decimals}f}"
+                                                          for v, c in zip(vals, cols)) + ' |')
+    measured = [r for r in rows if any(results[r])]
+    L += ['', '## Discussion (computed)', '', *discussion(t, stats, measured), '', '## Caveats', '']
     L += [t.caveats[preset]] if preset in t.caveats else []
     L += [CAVEATS.get(preset, '')]
     path = report_path(t.name, preset, out)
@@ -489,28 +529,30 @@ def write_report(t: Table, results: dict, preset: str, out='reports', command: s
 
 # %% ../nbs/14_reproduce.ipynb #3c12410e
 CAVEATS = {
-    'quick': """- **Data**: SynthMOT tiny (rendered pedestrians, 10 training and 3 validation sequences of 100 frames, 320x192
-  network input) instead of the paper's mixed training set (~54k images) and 2DMOT15/MOT17. Absolute numbers are not
-  comparable with the paper's; orderings between rows are what the verdicts test.
+    'quick': """- **Data**: SynthMOT tiny (rendered pedestrians, 10 training and 3 validation sequences of 100
+  frames, 320x192 network input) instead of the paper's mixed training set (~54k images) and 2DMOT15/MOT17.
+  Absolute numbers are not comparable with the paper's; orderings between rows are what the verdicts test.
 - **Budget**: a few hundred optimisation steps per row instead of 30 epochs: rows are compared early in training, where
   a backbone that learns fast per step wins, not necessarily the one that is better at convergence.
 - **Noise**: three seeds give a rough spread; "within noise" means the difference is not resolved at this budget, not
   that the rows are equal.
 - **Speed**: FPS are measured on a shared 2-core CPU at 320x192, every validation frame counted (no warm-up); the
   paper's are on a GPU at 1088x608. Other jobs on the machine move them by a lot.""",
-    'full': """- The full preset follows the paper's training recipe (section 4.2) on the data given with `--data`; on SynthMOT rather
-  than the paper's datasets, absolute numbers are still not comparable. FPS depend on the GPU.
+    'full': """- The full preset follows the paper's training recipe (section 4.2) on the data given with `--data`;
+  on SynthMOT rather than the paper's datasets, absolute numbers are still not comparable. FPS depend on the GPU.
 - The ResNets start from random weights unless `--set pretrained=imagenet` is given (torchvision's weights, downloaded
   into the torch cache when missing); the paper starts them from ImageNet.""",
 }
 
 # %% ../nbs/14_reproduce.ipynb #08644042
-def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/synth', out='reports', runs='runs/reproduce',
-              overrides=None, device: str | None = None, command: str | None = None, log=print) -> tuple[dict, Path]:
-    "Run table `name` (a key of `TABLES` or a `Table`) under `preset`; returns (row -> list of cell records, report path)."
+def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/synth', out='reports',
+              runs='runs/reproduce', overrides=None, device: str | None = None, command: str | None = None,
+              log=print) -> tuple[dict, Path]:
+    "Run table `name` (a key of `TABLES`, or a `Table`) under `preset`; returns (row -> cell records, report path)."
     t, p = _check_name(name, preset), REPRO_PRESETS.get(preset)
     n = p['seeds'] if seeds is None else seeds
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1: raise ConfigError(f"seeds must be an integer >= 1, got {n!r}")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ConfigError(f"seeds must be an integer >= 1, got {n!r}")
     extra, rows = _as_overrides(overrides), preset_rows(t, preset)
     plans = {row: row_plan(t, row, preset, extra) for row in rows}
     for row, plan in plans.items():                                  # every config error before any work
@@ -524,9 +566,11 @@ def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/
     path = report_path(t.name, preset, out)
     _check_report_target(path)
     raw = Path(runs)/f"{t.name}-{preset}.json"
-    if raw.exists() and not (_read_json(raw) or {}).get('motlib_reproduce'): raise MotlibError(f"{raw}: exists and was not written by motlib-reproduce")
-    command = command or ' '.join(['motlib-reproduce', t.name, '--preset', preset, '--seeds', str(n), '--data', str(data), '--out', str(out),
-                                   '--runs', str(runs)] + [f"--set {k}={v}" for k, v in extra.items()])
+    if raw.exists() and not (_read_json(raw) or {}).get('motlib_reproduce'):
+        raise MotlibError(f"{raw}: exists and was not written by motlib-reproduce")
+    command = command or ' '.join(['motlib-reproduce', t.name, '--preset', preset, '--seeds', str(n),
+                                   '--data', str(data), '--out', str(out), '--runs', str(runs)]
+                                  + [f"--set {k}={v}" for k, v in extra.items()])
     dev = device or p['device']
     results, t0 = {row: [None] * n for row in rows}, time.perf_counter()
     for s in range(n):
@@ -535,8 +579,8 @@ def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/
             results[row][s] = cell
             log(f"{t.name} {row} seed {s}{' (reused)' if cell['reused'] else ''}: "
                 + ', '.join(f"{c} {_fmt1(cell['scores'].get(c), c)}" for c in t.columns))
-            atomic_write_text(raw, json.dumps(_json_safe(dict(motlib_reproduce=1, table=t.name, preset=preset, command=command,
-                                                             rows=results)), indent=1, default=list) + '\n')
+            doc = dict(motlib_reproduce=1, table=t.name, preset=preset, command=command, rows=results)
+            atomic_write_text(raw, json.dumps(_json_safe(doc), indent=1, default=list) + '\n')
             write_report(t, results, preset, out, command, extra, time.perf_counter() - t0, str(raw))
     return results, path
 
@@ -547,14 +591,16 @@ def list_tables() -> str:
     for name, t in TABLES.items():
         L.append(f"{name}: {t.title} (method {t.method}; columns {', '.join(t.columns)})")
         for preset, p in REPRO_PRESETS.items():
-            steps = p['tables'].get(name, {}).get('train', {}).get('max_steps', p.get('train', {}).get('max_steps', 'preset'))
+            every = {**p.get('train', {}), **p['tables'].get(name, {}).get('train', {})}
+            steps = every.get('max_steps', "the training preset's")
             L.append(f"  {preset}: {p['seeds']} seeds x rows {', '.join(preset_rows(name, preset))}; max_steps {steps}")
     return '\n'.join(L)
 
 def reproduce_main(argv=None) -> int:
-    "Console script `motlib-reproduce NAME --preset quick|full [--seeds N] [--data] [--out] [--runs] [--set k=v]`, `--list`."
-    ap = argparse.ArgumentParser(prog='motlib-reproduce', description="Reproduce a paper's table on SynthMOT (or DATA): "
-                                 'mean ± std over seeds, the paper beside, computed verdicts.')
+    "Console script `motlib-reproduce NAME --preset quick|full [--seeds N] [--data] [--out] [--runs] [--set k=v]`."
+    ap = argparse.ArgumentParser(prog='motlib-reproduce',
+                                 description="Reproduce a paper's table on SynthMOT (or DATA): mean ± std over seeds, "
+                                             'the paper beside, computed verdicts.')
     ap.add_argument('name', nargs='?', help=f"one of {', '.join(TABLES)}")
     ap.add_argument('--list', action='store_true', help='list the tables and exit')
     ap.add_argument('--preset', default='quick', help=f"one of {', '.join(REPRO_PRESETS)}")
@@ -564,14 +610,16 @@ def reproduce_main(argv=None) -> int:
     ap.add_argument('--runs', default='runs/reproduce')
     ap.add_argument('--device', default=None)
     ap.add_argument('--set', dest='overrides', action='append', default=[], metavar='KEY=VALUE',
-                    help='model/TrainConfig field for every row, or track.FIELD for the tracker; pretrained=imagenet downloads torchvision weights')
+                    help='model/TrainConfig field for every row, or track.FIELD for the tracker; '
+                         "pretrained=imagenet: torchvision's ImageNet weights (downloaded if not cached)")
     a = ap.parse_args(argv)
     if a.list:
         print(list_tables())
         return 0
     try:
         if a.name is None: raise ConfigError(f"give a table name ({', '.join(TABLES)}) or --list")
-        if a.seeds is not None and not a.seeds.strip().isdigit(): raise ConfigError(f"--seeds must be an integer >= 1, got {a.seeds!r}")
+        if a.seeds is not None and not a.seeds.strip().isdigit():
+            raise ConfigError(f"--seeds must be an integer >= 1, got {a.seeds!r}")
         cmd = ' '.join(['motlib-reproduce'] + list(sys.argv[1:] if argv is None else argv))
         seeds = None if a.seeds is None else int(a.seeds)
         _, path = reproduce(a.name, a.preset, seeds, a.data, a.out, a.runs, a.overrides, a.device, cmd)

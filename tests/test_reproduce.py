@@ -1,4 +1,4 @@
-"The reproduction protocol of notebook 14: verdicts, mean ± std, tables as data, caching, re-track rows, resume, reports."
+"Reproduction protocol (notebook 14): verdicts, mean ± std, tables as data, caching, re-track rows, resume, reports."
 import json, math, os
 from pathlib import Path
 import numpy as np
@@ -6,8 +6,9 @@ import pytest
 import torch
 import motlib.reproduce as R
 from motlib.core import ConfigError, MotlibError
-from motlib.reproduce import (Claim, Row, Table, TABLES, REPRO_PRESETS, COLUMNS, verdict, mean_std, fmt_stat, derive_claims,
-                              preset_rows, row_plan, train_key, reproduce, reproduce_main, report_path, imagenet_trunk)
+from motlib.reproduce import (Claim, Row, Table, TABLES, REPRO_PRESETS, COLUMNS, verdict, mean_std, fmt_stat,
+                              derive_claims, preset_rows, row_plan, train_key, reproduce, reproduce_main, report_path,
+                              imagenet_trunk)
 
 torch.set_num_threads(1)
 
@@ -49,7 +50,8 @@ def test_mean_std_and_format():
 def test_derive_claims_chain_and_tolerance():
     paper = {'A': dict(MOTA=40.4, IDs=136), 'B': dict(MOTA=40.2, IDs=157), 'C': dict(MOTA=34.0, IDs=320)}
     got = derive_claims(paper, ['C', 'B', 'A'], ['MOTA', 'IDs'], {'MOTA': 0.5})
-    assert got == [Claim('A', '=', 'B', 'MOTA'), Claim('B', '>', 'C', 'MOTA'), Claim('A', '>', 'B', 'IDs'), Claim('B', '>', 'C', 'IDs')]
+    assert got == [Claim('A', '=', 'B', 'MOTA'), Claim('B', '>', 'C', 'MOTA'),
+                   Claim('A', '>', 'B', 'IDs'), Claim('B', '>', 'C', 'IDs')]
     assert derive_claims(paper, ['A', 'C'], ['MOTA']) == [Claim('A', '>', 'C', 'MOTA')]
 
 
@@ -120,11 +122,16 @@ def counting(monkeypatch):
     "Count the calls of train_method and track_and_score made by the protocol."
     calls = dict(train=0, track=0)
     train, track = R.train_method, R.track_and_score
-    def tr(*a, **k): calls['train'] += 1; return train(*a, **k)
-    def tk(*a, **k): calls['track'] += 1; return track(*a, **k)
+    def tr(*a, **k):
+        calls['train'] += 1
+        return train(*a, **k)
+    def tk(*a, **k):
+        calls['track'] += 1
+        return track(*a, **k)
     monkeypatch.setattr(R, 'train_method', tr)
     monkeypatch.setattr(R, 'track_and_score', tk)
-    monkeypatch.setattr('motlib.checkpoint._torchvision_state', lambda *a, **k: pytest.fail('torchvision weights asked for'))
+    no_weights = lambda *a, **k: pytest.fail('torchvision weights asked for')
+    monkeypatch.setattr('motlib.checkpoint._torchvision_state', no_weights)
     return calls
 
 
@@ -134,7 +141,8 @@ def test_table_end_to_end_retrack_and_resume(synth, tmp_path, counting):
     assert counting == dict(train=2, track=4)
     assert len(list((tmp_path/'runs'/'train').iterdir())) == 2
     assert [c['train_dir'] for c in res['b']] == [c['train_dir'] for c in res['a']]
-    assert [c['trained_now'] for c in res['a']] == [True, True] and [c['trained_now'] for c in res['b']] == [False, False]
+    assert [c['trained_now'] for c in res['a']] == [True, True]
+    assert [c['trained_now'] for c in res['b']] == [False, False]
     assert res['a'][0]['train_dir'] != res['a'][1]['train_dir']                      # one model per seed
     assert json.loads((Path(res['a'][1]['train_dir'])/'train.json').read_text())['key']['seed'] == 1
     txt = path.read_text()
@@ -158,7 +166,8 @@ def test_interrupted_table_resumes(synth, tmp_path, counting, monkeypatch):
         if n['k'] == 3: raise KeyboardInterrupt
         return real(*a, **k)
     monkeypatch.setattr(R, 'run_cell', flaky)
-    with pytest.raises(KeyboardInterrupt): reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
     assert counting['train'] == 1 and (tmp_path/'reports'/'tiny.md').is_file()     # the report of the finished cells
     monkeypatch.setattr(R, 'run_cell', real)
     res, _ = reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
@@ -173,7 +182,8 @@ def test_interrupted_training_resumes(synth, tmp_path, monkeypatch):
         def on_step_end(self, trainer, logs): raise KeyboardInterrupt
     monkeypatch.setattr(R, 'train_method', lambda *a, **k: real(*a, **k, callbacks=[Stop()]))
     plan = row_plan(TINY, 'a', 'quick', OVER)
-    with pytest.raises(KeyboardInterrupt): R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)
+    with pytest.raises(KeyboardInterrupt):
+        R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)
     folder = next((tmp_path/'runs'/'train').iterdir())
     assert (folder/'last.pt').is_file() and not (folder/'train.json').exists()
     monkeypatch.setattr(R, 'train_method', real)
@@ -185,7 +195,8 @@ def test_interrupted_training_resumes(synth, tmp_path, monkeypatch):
 def test_never_overwrites_foreign_files(synth, tmp_path, counting):
     (tmp_path/'reports').mkdir()
     (tmp_path/'reports'/'tiny.md').write_text('my notes\n')
-    with pytest.raises(MotlibError, match='not written by motlib-reproduce'): reproduce(TINY, 'quick', seeds=1, **_kw(synth, tmp_path))
+    with pytest.raises(MotlibError, match='not written by motlib-reproduce'):
+        reproduce(TINY, 'quick', seeds=1, **_kw(synth, tmp_path))
     assert (tmp_path/'reports'/'tiny.md').read_text() == 'my notes\n' and counting['train'] == 0
     # a run folder at the place of a cell's training, not made by us
     plan = row_plan(TINY, 'a', 'quick', OVER)
@@ -193,11 +204,12 @@ def test_never_overwrites_foreign_files(synth, tmp_path, counting):
     folder.mkdir(parents=True)
     (folder/'notes.txt').write_text('mine')
     kw = {**_kw(synth, tmp_path), 'runs': tmp_path/'runs2', 'out': tmp_path/'rep2'}
-    with pytest.raises(MotlibError, match='not written by motlib-reproduce'): reproduce(TINY, 'quick', seeds=1, **kw)
+    with pytest.raises(MotlibError, match='not written by motlib-reproduce'):
+        reproduce(TINY, 'quick', seeds=1, **kw)
     assert (folder/'notes.txt').read_text() == 'mine'
 
 
-# ---------------------------------------------------------------- pretrained=imagenet: only on request, from a stand-in file
+# ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file
 def _fake_weights(monkeypatch, tmp_path, arch, value):
     import torchvision
     from torchvision.models import get_weight
