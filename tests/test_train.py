@@ -182,3 +182,21 @@ def test_tensorboard_is_optional(tmp_path):
     else:
         run(tmp_path/'tb', epochs=1, tensorboard=True); assert (tmp_path/'tb'/'tb').is_dir()
     assert (tmp_path/'tb'/'log.csv').is_file()
+
+
+# issue 7, defect 7: every TrainConfig field from the command line: only ConfigError may escape ---------------------------
+from hypothesis import given, settings, strategies as st
+from dataclasses import fields as _fields
+from motlib.core import ConfigError, make_config
+
+_VALUES = st.one_of(st.text(max_size=8), st.integers(-10**6, 10**6).map(str), st.floats(allow_nan=True).map(str),
+                    st.sampled_from(['None', 'none', '()', '(1,)', '(1, "a")', '[2]', 'True', 'nan', 'inf', '-1', '0', '1e9',
+                                     'abc', '(96, 64)', 'cuda', 'cpu', 'auto', 'adam', 'step', '{}', '1.5']))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([f.name for f in _fields(TrainConfig)]), _VALUES)
+def test_train_config_from_strings_only_raises_config_error(key, value):
+    try: cfg = make_config(TrainConfig, overrides={key: value})
+    except ConfigError as e: assert '\n' not in str(e)
+    else: assert isinstance(cfg, TrainConfig)
