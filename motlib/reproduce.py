@@ -196,7 +196,7 @@ REPRO_PRESETS = {
                   train=dict(input_size=(320, 192), batch_size=8, save_every=0, log_every=25, progress=False),
                   tables={'fairmot_table2': dict(rows=('ResNet-34', 'ResNet-34-FPN', 'MobileNetV2 (ImageNet)',
                                                        'MobileNetV2 (scratch)'),
-                                                 train=dict(max_steps=120)),
+                                                 train=dict(max_steps=100)),
                           'fairmot_table4': dict(train=dict(backbone='mobilenetv2', pretrained=True, max_steps=160))}),
     'full': dict(train_preset='full', seeds=3, device='auto', train=dict(progress=True, save_every=5), tables={}),
 }
