@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from ..core import MotlibError, Detections, Tracks, box_convert, box_iou, l2_normalize
+from ..core import MotlibError, ConfigError, Detections, Tracks, box_convert, box_iou, l2_normalize
+from ..core import check_range, check_order
 from .kalman import KalmanFilter, KalmanConfig
 from .matching import iou_distance, linear_assignment
 
@@ -32,6 +33,15 @@ class OracleConfig:
     hard_negative_sim: float = 0.9     # cosine between a hard negative's prototype and its source
     min_vis: float = 0.0               # objects less visible than this are never detected (when visibility is known)
     seed: int = 0
+
+    def __post_init__(self):
+        for k in ('box_jitter', 'fp_rate', 'score_noise', 'emb_noise'): check_range(self, k, 0, 1e4)
+        for k in ('miss_rate', 'hard_negative_frac', 'min_vis'): check_range(self, k, 0, 1)
+        check_range(self, 'fp_score', 0, 1, size=2)
+        if self.fp_score[0] > self.fp_score[1]: raise ConfigError(f"OracleConfig.fp_score must be (low, high), got {self.fp_score!r}")
+        check_range(self, 'emb_dim', 1, 65536, integer=True)
+        check_range(self, 'hard_negative_sim', -1, 1)
+        check_range(self, 'seed', 0, 2**63 - 1, integer=True)
 
     @staticmethod
     def presets():
@@ -103,6 +113,9 @@ class IoUTrackerConfig:
     iou_threshold: float = 0.5   # minimum IoU with the previous frame's box to keep an identity
     min_score: float = 0.0       # detections scoring lower are ignored
 
+    def __post_init__(self):
+        for k in ('iou_threshold', 'min_score'): check_range(self, k, 0, 1)
+
 class IoUTracker:
     "Link each detection to the previous frame's box it overlaps most: `update(Detections) -> Tracks`."
     def __init__(self, cfg: IoUTrackerConfig | None = None): self.cfg = cfg or IoUTrackerConfig(); self.reset()
@@ -110,6 +123,7 @@ class IoUTracker:
 
     def update(self, dets: Detections) -> Tracks:
         if not isinstance(dets, Detections): raise MotlibError(f"IoUTracker.update expects Detections, got {type(dets).__name__}")
+        dets.validate()
         d = dets[dets.scores >= self.cfg.min_score]
         iou, ids = box_iou(self.prev.boxes, d.boxes), np.zeros(len(d), np.int64)
         r, c = np.nonzero(iou >= self.cfg.iou_threshold)
@@ -128,6 +142,10 @@ class SORTConfig:
     min_hits: int = 3              # matches in a row before a track is output (all tracks in the first min_hits frames)
     max_age: int = 1               # T_Lost: frames a track survives without a match
     det_thresh: float = 0.0        # detections scoring lower are ignored
+
+    def __post_init__(self):
+        for k in ('iou_threshold', 'det_thresh'): check_range(self, k, 0, 1)
+        for k in ('min_hits', 'max_age'): check_range(self, k, 0, 10**9, integer=True)
 
     @staticmethod
     def presets(): return {'sort': {}, 'long': dict(max_age=30)}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import IntEnum
 import numpy as np
-from ..core import MotlibError, Detections, Tracks, box_convert, box_iou, l2_normalize
+from ..core import MotlibError, Detections, Tracks, box_convert, box_iou, l2_normalize, check_range, check_choice
 from .kalman import KalmanFilter, KalmanConfig
 from .matching import embedding_distance, fuse_motion, iou_distance, linear_assignment
 
@@ -30,9 +30,27 @@ class JDETrackerConfig:
     frame_rate: float = 30.0                # buffer = int(frame_rate / 30 * track_buffer)
     duplicate_iou: float = 0.85             # a tracked and a lost track with IoU above are duplicates
     only_position: bool = False             # gate on (x, y) only (chi-square with 2 dof)
+    emb_metric: str = 'cosine'              # 'cosine' (JDE paper, FairMOT code) or 'euclidean' (JDE code; unit vectors)
+    min_box_area: float = 0.0               # report only boxes with w*h > min_box_area (JDE script: 200, FairMOT: 100; 0: off)
+    max_aspect: float | None = None         # report only boxes with w/h <= max_aspect (both scripts: 1.6; None: off)
+
+    def __post_init__(self):
+        "Scores, IoU distances and weights in [0, 1], a non-negative fused-cost threshold, counts >= 0, frame_rate > 0."
+        for k in ('det_thresh', 'iou_match_thresh', 'unconfirmed_match_thresh', 'lambda_', 'emb_momentum', 'duplicate_iou'):
+            check_range(self, k, 0, 1)
+        check_range(self, 'emb_match_thresh', 0)
+        for k in ('min_hits', 'track_buffer'): check_range(self, k, 0, 10**9, integer=True)
+        check_range(self, 'frame_rate', 0, 1e4, lo_open=True)
+        for k in ('activate_first_frame', 'only_position'): check_choice(self, k, (True, False))
+        check_choice(self, 'emb_metric', ('cosine', 'euclidean'))
+        check_range(self, 'min_box_area', 0)
+        check_range(self, 'max_aspect', 0, lo_open=True)
 
     @staticmethod
-    def presets(): return {'jde': {}, 'fairmot': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True)}
+    def presets():
+        return {'jde': dict(emb_metric='euclidean', min_box_area=200.0, max_aspect=1.6),
+                'fairmot': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True, min_box_area=100.0,
+                                max_aspect=1.6)}
 
 # %% ../../nbs/07_jde_tracker.ipynb #33b14a85
 class TrackState(IntEnum):
@@ -122,7 +140,8 @@ def _associate(self: JDETracker, boxes, emb):
     pool = np.flatnonzero((P.state == TrackState.TRACKED) | (P.state == TrackState.LOST))
     new = np.flatnonzero(P.state == TrackState.NEW)
     self._predict(pool)
-    cost = fuse_motion(self.kf, embedding_distance(P.emb[pool], emb), P.mean[pool], P.cov[pool], boxes, c.lambda_, c.only_position)
+    cost = fuse_motion(self.kf, embedding_distance(P.emb[pool], emb, c.emb_metric), P.mean[pool], P.cov[pool], boxes, c.lambda_,
+                       c.only_position)
     m1, ut, ud = linear_assignment(cost, c.emb_match_thresh)
     r = pool[ut][P.state[pool[ut]] == TrackState.TRACKED]
     m2, ut2, ud2 = linear_assignment(iou_distance(P.boxes(r), boxes[ud]), c.iou_match_thresh)
@@ -182,6 +201,18 @@ def _update(self: JDETracker, dets: Detections) -> Tracks:
     self._start_tracks(unmatched, xyah, scores, emb)
     self._remove_duplicates()
     out = np.flatnonzero(self.pool.state == TrackState.TRACKED)
-    return Tracks(self.pool.ids[out], self.pool.boxes(out), self.pool.score[out])
+    boxes = self.pool.boxes(out)
+    keep = self._reportable(boxes)
+    return Tracks(self.pool.ids[out[keep]], boxes[keep], self.pool.score[out[keep]])
+
+def _reportable(self: JDETracker, boxes) -> np.ndarray:
+    "Mask of the tracked boxes the authors' scripts write: area > `min_box_area`, w/h <= `max_aspect` (each off-able)."
+    c, keep = self.cfg, np.ones(len(boxes), bool)
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    if c.min_box_area > 0: keep &= w * h > c.min_box_area
+    if c.max_aspect is not None: keep &= ~(w > c.max_aspect * h)          # their `w / h > 1.6`, without dividing by 0
+    return keep
+
+JDETracker._reportable = _reportable
 
 JDETracker._remove_duplicates, JDETracker.update = _remove_duplicates, _update

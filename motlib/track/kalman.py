@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
+from ..core import check_range
 
 # %% auto #0
 __all__ = ['chi2inv95', 'KalmanConfig', 'KalmanFilter']
@@ -24,6 +25,12 @@ class KalmanConfig:
     init_velocity_factor: float = 10.0    # P0 velocity std = factor * sigma_v * h
     dt: float = 1.0                       # frames per step
     min_height: float = 1.0               # floor on h inside the noise terms (zero-height boxes)
+
+    def __post_init__(self):
+        "Noise levels and factors must be positive and finite, so that every covariance stays invertible."
+        for k in ('std_weight_position', 'std_weight_velocity', 'std_aspect', 'std_aspect_velocity', 'std_aspect_measurement',
+                  'init_position_factor', 'init_velocity_factor', 'dt', 'min_height'):
+            check_range(self, k, 0, 1e6, lo_open=True)
 
 # %% ../../nbs/05_kalman.ipynb #3c2960a7
 def _diag(std: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import softmax
-from ..core import MotlibError, ConfigError, Detections, Tracks, box_iou, l2_normalize
+from ..core import MotlibError, ConfigError, Detections, Tracks, box_iou, l2_normalize, check_range, check_choice
 
 # %% auto #0
 __all__ = ['QDTrackerConfig', 'qd_similarity', 'greedy_match', 'overlaps_earlier', 'QDMemory', 'QDTracker']
@@ -33,10 +33,14 @@ class QDTrackerConfig:
     temperature: float = -1.0          # <= 0: raw dot products (the code); > 0: cosine / temperature
 
     def __post_init__(self):
-        if self.match_metric not in _METRICS: raise ConfigError(f"QDTrackerConfig.match_metric must be one of {_METRICS}, not {self.match_metric!r}")
-        if not 0 <= self.memo_momentum <= 1: raise ConfigError(f"QDTrackerConfig.memo_momentum must be in [0, 1], not {self.memo_momentum}")
-        for k in ('memo_tracklet_frames', 'memo_backdrop_frames'):
-            if getattr(self, k) < 0: raise ConfigError(f"QDTrackerConfig.{k} must be >= 0, not {getattr(self, k)}")
+        "Score and IoU thresholds in [0, 1], similarities in [-1, 1] (cosine can be negative), frame counts >= 0."
+        for k in ('init_score_thr', 'obj_score_thr', 'memo_momentum', 'nms_backdrop_iou_thr', 'nms_class_iou_thr'):
+            check_range(self, k, 0, 1)
+        for k in ('match_score_thr', 'nms_conf_thr'): check_range(self, k, -1, 1)
+        for k in ('memo_tracklet_frames', 'memo_backdrop_frames'): check_range(self, k, 0, 10**9, integer=True)
+        check_choice(self, 'with_cats', (True, False))
+        check_choice(self, 'match_metric', _METRICS)
+        check_range(self, 'temperature', -1e6, 1e6)
 
     @staticmethod
     def presets():
@@ -149,7 +153,7 @@ def _memory_matrix(self: QDTracker):
     labels = [self.memo.labels] + [b[2] for b in self.backdrops]
     is_track = np.zeros(sum(len(l) for l in labels), bool); is_track[:len(self.memo)] = True
     D = self.emb_dim or 0
-    return np.concatenate([e.reshape(-1, D) for e in embs]), np.concatenate(labels), is_track
+    return np.concatenate([e.reshape(len(e), D) for e in embs]), np.concatenate(labels), is_track   # rows known: D may be 0
 
 def _match(self: QDTracker, boxes, scores, emb, labels):
     "Identities per (sorted, de-duplicated) detection: memory row >= 0, -1 unmatched, -2 suppressed; and the match rows."
