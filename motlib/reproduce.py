@@ -257,6 +257,9 @@ def train_key(plan: dict, seed: int, data) -> dict:
     "What identifies one trained model: resolved model and training configs, ImageNet start, data folder, seed."
     over, imagenet = train_overrides(plan)
     mcfg, tcfg = method_configs(plan['method'], plan['train_preset'], {**over, 'seed': seed})
+    if imagenet and getattr(mcfg, 'backbone', None) not in _TV_WEIGHTS:
+        raise ConfigError(f"pretrained=imagenet: torchvision has no ImageNet weights for backbone "
+                          f"{getattr(mcfg, 'backbone', None)!r}; choose from {sorted(_TV_WEIGHTS)}")
     return dict(method=plan['method'], train_preset=plan['train_preset'], model=asdict(mcfg),
                 train={k: v for k, v in asdict(tcfg).items() if k not in _NO_EFFECT}, imagenet=imagenet,
                 data=str(Path(data).resolve()), seed=seed)

@@ -221,7 +221,7 @@ def _fake_weights(monkeypatch, tmp_path, arch, value):
     torch.save(sd, p)
 
 
-def test_imagenet_trunk_from_standin(tmp_path, monkeypatch):
+def test_imagenet_trunk_from_standin(tmp_path, monkeypatch, capsys):
     from motlib.models.fairmot import build_backbone, FairMOTConfig
     monkeypatch.setattr('torch.hub.load_state_dict_from_url', lambda *a, **k: pytest.fail('network'))
     _fake_weights(monkeypatch, tmp_path, 'resnet34', 0.25)
@@ -232,6 +232,9 @@ def test_imagenet_trunk_from_standin(tmp_path, monkeypatch):
         assert torch.all(first(b) == 0.25)
     with pytest.raises(ConfigError, match="no ImageNet weights for backbone 'dla34'"):
         imagenet_trunk(build_backbone(FairMOTConfig(backbone='dla34', dcn=False)), 'dla34')
+    # asked for on a table with a DLA-34 row: a one-line error before any training
+    assert reproduce_main(['fairmot_table2', '--preset', 'full', '--set', 'pretrained=imagenet']) == 2
+    assert "row 'DLA-34'" in capsys.readouterr().err
 
 
 def test_pretrained_imagenet_row_trains_from_standin(synth, tmp_path, monkeypatch):
