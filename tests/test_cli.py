@@ -35,3 +35,13 @@ def test_bad_input_is_one_clear_line(synth, tmp_path):
     assert p.returncode == 2 and 'error' in p.stderr and 'Traceback' not in p.stderr
     p = run('motlib-synth', tmp_path/'x', '--set', 'no_such_field=1', check=False)
     assert p.returncode == 2 and "no_such_field" in p.stderr and 'Traceback' not in p.stderr
+
+
+def test_train_and_track_bad_input_through_the_console_scripts(tmp_path):
+    "Issue 7, defects 2 and 7, as a user runs them: exit 2, one line, no traceback, nothing written."
+    for args in (['motlib-train', 'fairmot', '--set', 'max_steps=abc'], ['motlib-train', 'fairmot', '--set', 'grad_clip=abc'],
+                 ['motlib-train', 'fairmot', '--set', 'input_size=foo'],
+                 ['motlib-track', tmp_path/'run'/'epoch_005.pt', tmp_path, '--out', tmp_path/'trk']):
+        p = run(*args, check=False)
+        assert p.returncode == 2 and 'Traceback' not in p.stderr and len(p.stderr.strip().splitlines()) == 1, (args, p.stderr)
+    assert not (tmp_path/'trk').exists()

@@ -28,12 +28,26 @@ def test_render_results_roundtrip(tmp_path):
     assert min(dist, key=dist.get) == 'id2', dist
 
 
-def test_track_video_writer_closes_on_error(tmp_path):
+def _frames(w, n, tid=1):
+    for k in range(n): w.write(np.zeros((48, 64, 3), np.uint8), Tracks([tid], [[k, 0, k + 10, 10]]))
+
+
+def test_track_video_writer_discards_a_failed_video(tmp_path):
+    "Issue 7, defect 5: the old writer committed the partial video over a good one when tracking failed."
     with pytest.raises(RuntimeError):
         with TrackVideoWriter(tmp_path/'x.mp4', fps=5) as w:
-            for k in range(3): w.write(np.zeros((48, 64, 3), np.uint8), Tracks([1], [[k, 0, k + 10, 10]]))
+            _frames(w, 3)
             raise RuntimeError('tracking failed')
-    assert len(read_video(w.path)) == 3          # the partial video is still a valid file
+    assert list(tmp_path.iterdir()) == []                     # no partial video, no temporary file
+    with TrackVideoWriter(tmp_path/'x.mp4', fps=5) as w: _frames(w, 4)
+    good = (tmp_path/'x.mp4').read_bytes()
+    for exc in (RuntimeError, KeyboardInterrupt):
+        with pytest.raises(exc):
+            with TrackVideoWriter(tmp_path/'x.mp4', fps=5) as w:
+                _frames(w, 2, tid=2)
+                raise exc('stopped')
+        assert (tmp_path/'x.mp4').read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ['x.mp4']
+    assert len(read_video(tmp_path/'x.mp4')) == 4
 
 
 def test_player_headless(tmp_path):
