@@ -11,15 +11,15 @@ import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from ..core import MotlibError, ConfigError
+from ..core import MotlibError, ConfigError, check_range
 from .mot import Sequence, list_sequences
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'check_size', 'letterbox', 'letterbox_boxes', 'unletterbox_boxes', 'affine_matrix', 'warp_image',
            'transform_boxes', 'rotation_shrink', 'clip_boxes', 'box_area', 'keep_boxes', 'hflip', 'hsv_jitter',
            'AugConfig', 'AugParams', 'sample_aug_params', 'transform_frame', 'as_sequences', 'IdentityMap',
-           'FrameDataset', 'PairDataset', 'DetectionDataset', 'collate', 'collate_pairs', 'FrameReadWarning',
-           'iter_frames', 'frame_rate_of', 'num_frames', 'prepare_frame']
+           'decoded_mb', 'FrameDataset', 'PairDataset', 'DetectionDataset', 'collate', 'collate_pairs',
+           'FrameReadWarning', 'iter_frames', 'frame_rate_of', 'num_frames', 'prepare_frame']
 
 # %% ../../nbs/03_data_datasets.ipynb #4bc4e2ef
 def check_size(size) -> tuple[int, int]:
@@ -131,9 +131,27 @@ class AugConfig:
     min_area_ratio: float = 0.1         # clipped area / area before the warp
     max_aspect: float = 10.0
 
+    def __post_init__(self): _check_aug_config(self)
+
     @staticmethod
     def presets():   # default = JDE/FairMOT; TDT (paper 004, section 4.2): flip and scale 0.5-2.0 only
         return {'tdt': dict(hsv_fraction=0.0, degrees=(0., 0.), translate=(0., 0.), scale=(0.5, 2.0), shear=(0., 0.))}
+
+def _check_aug_config(c: AugConfig):
+    "Every range of `AugConfig` in one place: a one-line `ConfigError` naming the field."
+    check_range(c, 'hsv_fraction', 0, 1, hi_open=True)
+    for name, lo, hi in (('degrees', -180, 180), ('scale', 0, None), ('shear', -45, 45), ('translate', 0, 1)):
+        check_range(c, name, lo, hi, lo_open=name == 'scale', size=2)
+    for name in ('degrees', 'scale', 'shear'):
+        if _lo_hi(c, name)[0] > _lo_hi(c, name)[1]: raise ConfigError(f"AugConfig.{name} must be (low, high), got {getattr(c, name)}")
+    check_range(c, 'flip_prob', 0, 1)
+    check_range(c, 'border_value', 0, 255)
+    check_range(c, 'min_box_size', 0)
+    check_range(c, 'min_area_ratio', 0, 1)
+    check_range(c, 'max_aspect', 1, lo_open=True)
+    if not isinstance(c.rotation_shrink, bool): raise ConfigError(f"AugConfig.rotation_shrink must be True or False")
+
+def _lo_hi(c, name) -> tuple: return tuple(float(v) for v in getattr(c, name))
 
 @dataclass
 class AugParams:
@@ -201,6 +219,10 @@ class IdentityMap:
         return np.where(known, self.offsets[seq_idx] + pos, -1).astype(np.int64)
 
 # %% ../../nbs/03_data_datasets.ipynb #5c7fca4b
+def decoded_mb(seqs) -> float:
+    "Memory (MiB) that every frame of `seqs` takes decoded as RGB uint8, from their seqinfo.ini sizes."
+    return sum(len(s) * s.info.im_width * s.info.im_height * 3 for s in seqs) / 2**20
+
 def _rng() -> np.random.Generator:
     return np.random.default_rng(int(torch.randint(0, 2**62, ()).item()))
 
@@ -213,20 +235,30 @@ def _to_sample(out: dict, seq: Sequence, t: int, orig_hw) -> dict:
 # %% ../../nbs/03_data_datasets.ipynb #4ea97170
 class FrameDataset(Dataset):
     "Single frames with boxes and global identity labels (JDE / FairMOT training)."
-    def __init__(self, sequences, size=(1088, 608), aug: AugConfig | None = None, min_vis: float = 0.0, identities: bool = True):
+    def __init__(self, sequences, size=(1088, 608), aug: AugConfig | None = None, min_vis: float = 0.0, identities: bool = True,
+                 cache_mb: float = 1024):
         self.seqs, self.size, self.aug, self.min_vis = as_sequences(sequences), check_size(size), aug, min_vis
         self.index = [(i, t) for i, s in enumerate(self.seqs) for t in s.frames()]
         if not self.index: raise MotlibError(f"no frames in {[s.name for s in self.seqs]}")
         self.id_map = IdentityMap(self.seqs, min_vis) if identities else None
         self.num_ids = self.id_map.num_ids if identities else 0
+        self.cache = decoded_mb(self.seqs) <= cache_mb    # small datasets keep their decoded frames in memory
+        self._frames = {}
 
     def __len__(self): return len(self.index)
     def __getitem__(self, i): return self.load(*self.index[i], self.sample_params())
     def sample_params(self): return None if self.aug is None else sample_aug_params(self.aug, _rng())
 
+    def image(self, seq_idx: int, t: int) -> np.ndarray:
+        "Frame `t` of sequence `seq_idx` as RGB uint8, decoded once and kept when `self.cache` (never modified in place)."
+        if not self.cache: return self.seqs[seq_idx].image(t)
+        key = (seq_idx, t)
+        if key not in self._frames: self._frames[key] = self.seqs[seq_idx].image(t)
+        return self._frames[key]
+
     def load(self, seq_idx: int, t: int, params: AugParams | None = None) -> dict:
         "Sample of frame `t` of sequence `seq_idx` under the augmentation `params` (None: letterbox only)."
-        seq = self.seqs[seq_idx]; g = seq.gt_frame(t, min_vis=self.min_vis); img = seq.image(t)
+        seq = self.seqs[seq_idx]; g = seq.gt_frame(t, min_vis=self.min_vis); img = self.image(seq_idx, t)
         ids = self.id_map(seq_idx, g.ids) if self.id_map else np.full(len(g), -1, np.int64)
         return _to_sample(transform_frame(img, g.boxes, ids, self.size, params, self.aug), seq, t, img.shape)
 
