@@ -104,7 +104,8 @@ def track_main(argv=None) -> int:
     ap.add_argument('--preset', help="tracker preset (default: the method's, e.g. fairmot)")
     ap.add_argument('--set', '--tracker-set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='tracker config fields')
     a = ap.parse_args(argv)
-    if len(a.paths) != (1 if a.weights else 2): ap.error('expected RUN INPUT' + (', or only INPUT with --weights' if not a.weights else ' without RUN when --weights is given'))
+    if len(a.paths) != (1 if a.weights else 2):
+        ap.error('with --weights give only INPUT' if a.weights else 'expected RUN INPUT (or --weights FILE INPUT)')
     def go():
         from motlib.pipeline import load_trained, load_weights, ModelDetector, track_source, build_tracker, METHODS
         from motlib.data.mot import write_results

@@ -134,10 +134,12 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
                     collect: bool = False, progress: bool = False) -> dict:
     "Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned dict."
     from tqdm.auto import tqdm
-    from motlib.eval import evaluate
+    from motlib.eval import evaluate, match_to_gt
     seqs = as_sequences(sequences)
     if len({s.name for s in seqs}) != len(seqs): raise MotlibError(f"two sequences share a name: {[s.name for s in seqs]}")
     build_tracker(tracker, None, preset, overrides)                 # config errors before any work
+    out = Path(results_dir)
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
     results, busy, n = {}, 0.0, 0
     dets, gts, embs, keys = [], [], [], []
     for seq in tqdm(seqs, desc='sequences', disable=not progress):
@@ -148,14 +150,13 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
             busy, n = busy + dt + time.perf_counter() - t0, n + 1
             if not collect: continue
             g = seq.gt_frame(t)
-            dets.append(d); gts.append(g.boxes)
+            dets.append(d)
+            gts.append(g.boxes)
             if len(d) and d.embeddings is not None:
-                from motlib.eval import match_to_gt
                 m = match_to_gt(d.boxes, g.boxes, 0.5)
-                embs.append(d.embeddings[m[:, 0]].astype(np.float32)); keys += [(seq.name, int(i)) for i in g.ids[m[:, 1]]]
+                embs.append(d.embeddings[m[:, 0]].astype(np.float32))
+                keys += [(seq.name, int(i)) for i in g.ids[m[:, 1]]]
         results[seq.name] = res
-    out = Path(results_dir)
-    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
     for name, res in results.items(): write_results(out/f"{name}.txt", res)
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
@@ -251,7 +252,7 @@ def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='da
                  augment: bool = True, callbacks=None, overwrite: bool = False, allow_no_ids: bool = False) -> dict:
     "Train `method` on `data/train` (a MOTChallenge root) with the shared `Trainer`; returns `Trainer.fit()`'s summary."
     from motlib.core import seed_everything
-    from motlib.train import Trainer, clear_run
+    from motlib.train import Trainer, clear_run, dist_info
     spec = _method(method)
     mcfg, tcfg = method_configs(method, preset, overrides, out_dir)
     out = Path(tcfg.out_dir)
@@ -268,8 +269,10 @@ def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='da
     meta = _jsonable(dict(method=method, preset=preset, data=str(data), model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids))
     if resume: _check_same_run(out, meta)
     trainer = Trainer(model, ds, tcfg, callbacks=callbacks)      # device and batch errors, still before any write
-    if overwrite: clear_run(out, extra=('model.json',))
-    if not (resume and (out/'model.json').is_file()): atomic_write_text(out/'model.json', json.dumps(meta, indent=1) + '\n')
+    if dist_info()[0] == 0:                                      # under torchrun only rank 0 writes
+        if overwrite: clear_run(out, extra=('model.json',))
+        if not (resume and (out/'model.json').is_file()):
+            atomic_write_text(out/'model.json', json.dumps(meta, indent=1) + '\n')
     return trainer.fit()
 
 # %% ../nbs/22_pipeline.ipynb #d457b731
@@ -301,6 +304,7 @@ def load_trained(path, device='cpu'):
     ck = p if p.is_file() else next((run/n for n in ('model.pt', 'last.pt') if (run/n).is_file()), None)
     if ck is None: raise MotlibError(f"{run}: no model.pt or last.pt")
     sd = load_checkpoint(ck)
+    if not isinstance(sd, dict): raise MotlibError(f"{ck}: not a state dict or motlib checkpoint")
     sd = sd['model'] if isinstance(sd.get('model'), dict) else sd
     check_state_dict(model.state_dict(), sd, f"{ck} (with {run/'model.json'})")
     model.load_state_dict(sd)

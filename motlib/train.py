@@ -369,7 +369,9 @@ def _state(self: Trainer, collective: bool = True) -> dict:
 def _save(self: Trainer, collective: bool = True, keep_epoch: bool = False) -> Path | None:
     "Write `out_dir/last.pt` (rank 0); with `keep_epoch` also `epoch_NNN.pt`. All ranks must call it when `collective`."
     state, path = self.state(collective), self.out_dir / 'last.pt'
-    if not self.is_main: self._saved_at = self.step; return None
+    if not self.is_main:
+        self._saved_at = self.step
+        return None
     with defer_interrupts():                    # a Ctrl-C during the write takes effect once the checkpoint is complete
         save_checkpoint(state, path)
         if keep_epoch: _link(path, self.out_dir / f"epoch_{self.epoch:03d}.pt")
@@ -410,7 +412,7 @@ _RESTARTABLE = {'epochs', 'max_steps', 'resume', 'out_dir', 'num_workers', 'log_
 def _resume_path(self: Trainer) -> Path | None:
     r = self.cfg.resume
     if r is None:
-        if found := run_files(self.out_dir):
+        if self.is_main and (found := run_files(self.out_dir)):      # only rank 0 writes, so only it checks
             raise MotlibError(f"{self.out_dir}: holds another training run ({', '.join(p.name for p in found[:3])}); "
                               "continue it with resume='auto', or clear it first (clear_run)")
         return None

@@ -1,6 +1,6 @@
 """Issue 7 defects 2, 3, 5, 7, 9 and 10 for motlib-train / motlib-track: nothing lost, nothing silently wrong.
 Each test fails on the code before the fix (see the docstrings) and runs in seconds on a CPU."""
-import contextlib, io, json, os, shutil, signal, subprocess, sys
+import contextlib, io, json, os, shutil, signal, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 import pytest
@@ -208,7 +208,10 @@ def test_ctrl_c_during_epoch_end_save_still_saves(tmp_path, monkeypatch):
     from motlib import train as T
     real, hits = T.save_checkpoint, []
     def save_with_ctrl_c(state, path):
-        if not hits: hits.append(1); os.kill(os.getpid(), signal.SIGINT); import time; time.sleep(0.05)
+        if not hits:
+            hits.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
         return real(state, path)
     monkeypatch.setattr(T, 'save_checkpoint', save_with_ctrl_c)
     cfg = T.TrainConfig(epochs=3, batch_size=8, lr=1e-2, lr_steps=(), progress=False, device='cpu', out_dir=str(tmp_path/'r'))
@@ -255,7 +258,9 @@ def test_a_run_keeps_only_what_a_user_needs(run):
 def test_no_command_deletes_a_file_it_did_not_write(run, data, tmp_path):
     notes = {'notes.txt': b'mine', 'sub/data.csv': b'1,2,3', 'epoch_notes.md': b'keep'}
     def plant(folder):
-        for k, v in notes.items(): (folder/k).parent.mkdir(parents=True, exist_ok=True); (folder/k).write_bytes(v)
+        for k, v in notes.items():
+            (folder/k).parent.mkdir(parents=True, exist_ok=True)
+            (folder/k).write_bytes(v)
     def intact(folder): return all((folder/k).read_bytes() == v for k, v in notes.items())
     r = tmp_path/'r'
     r.mkdir()
