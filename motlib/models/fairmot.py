@@ -392,10 +392,15 @@ def id_loss(emb: torch.Tensor, ids: torch.Tensor, classifier: nn.Module | None, 
     return F.cross_entropy(classifier(emb_scale * F.normalize(emb[valid], dim=1)), ids[valid])
 
 # %% ../../nbs/11_models_fairmot.ipynb #49ef9694
-def uncertainty_total(det: torch.Tensor, idl: torch.Tensor, s_det: torch.Tensor, s_id: torch.Tensor | None) -> torch.Tensor:
-    "0.5 * (exp(-s_det) det + exp(-s_id) id + s_det + s_id); without `s_id` (no identities) the id terms are left out."
-    total = torch.exp(-s_det) * det + s_det
-    if s_id is not None: total = total + torch.exp(-s_id) * idl + s_id
+def uncertainty_total(losses, s) -> torch.Tensor:
+    "Kendall et al.'s weighting of N losses: 0.5 * sum_i (exp(-s_i) L_i + s_i); a term whose s_i is None is left out."
+    if len(losses) != len(s): raise MotlibError(f"uncertainty_total: {len(losses)} losses but {len(s)} log-variances s")
+    total = None
+    for loss, si in zip(losses, s):
+        if si is None: continue
+        term = torch.exp(-si) * loss
+        total = term + si if total is None else total + term + si
+    if total is None: raise MotlibError("uncertainty_total: every s_i is None, there is nothing to weight")
     return 0.5 * total.reshape(())
 
 # %% ../../nbs/11_models_fairmot.ipynb #59cb0ba9
@@ -472,7 +477,7 @@ def _loss(self: FairMOT, batch: dict) -> dict:
              id=id_loss(at(out['id']), t['ids'], self.classifier, self.emb_scale))
     det = cfg.hm_weight * L['hm'] + cfg.wh_weight * L['wh'] + cfg.off_weight * L['off']
     if cfg.uncertainty:
-        L['loss'] = uncertainty_total(det, L['id'], self.s_det, self.s_id)
+        L['loss'] = uncertainty_total([det, L['id']], [self.s_det, self.s_id])
         L['s_det'] = self.s_det.detach().reshape(())
         if self.s_id is not None: L['s_id'] = self.s_id.detach().reshape(())
     else: L['loss'] = cfg.det_weight * det + cfg.id_weight * L['id']
