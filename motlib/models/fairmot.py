@@ -30,6 +30,7 @@ class FairMOTConfig:
     "FairMOT model hyper-parameters; defaults are the paper's (002, sections 3-4) and its code's."
     backbone: str = 'dla34'           # one of BACKBONES
     pretrained: bool = False          # ImageNet start from a local file (mobilenetv2 only; nothing is downloaded)
+    frozen_stages: int = 0            # first backbone stages kept at their pretrained weights (mobilenetv2: 0-4)
     dcn: bool = True                  # deformable convolutions in DLA-34's up-sampling path (section 3.1)
     input_size: tuple = (1088, 608)   # network input (width, height), both multiples of 32
     head_conv: int = 256              # channels of each head's 3x3 convolution
@@ -55,7 +56,8 @@ class FairMOTConfig:
 
     @staticmethod
     def presets():
-        return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), head_conv=64), full={})
+        return dict(quick=dict(backbone='mobilenetv2', pretrained=True, frozen_stages=1, input_size=(320, 192), head_conv=64),
+                    full={})
 
 # %% ../../nbs/11_models_fairmot.ipynb #43235b81
 _FLAGS = ('pretrained', 'dcn', 'ltrb', 'clip_boxes', 'uncertainty', 'normalize_input')
@@ -81,6 +83,10 @@ def _check_fairmot_config(c: FairMOTConfig):
     if c.pretrained and c.backbone != 'mobilenetv2':
         raise ConfigError(f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}; "
                           "set pretrained=False (the 'quick' preset sets it True)")
+    _check_int(c, 'frozen_stages', 0)
+    if c.frozen_stages and not (c.backbone == 'mobilenetv2' and c.frozen_stages <= 4):
+        raise ConfigError(f"FairMOTConfig.frozen_stages: only mobilenetv2 can keep stages frozen (0-4), "
+                          f"got {c.frozen_stages} with backbone={c.backbone!r}")
     size = c.input_size
     ok = isinstance(size, (tuple, list)) and len(size) == 2
     if not ok or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 32 or v % 32 for v in size):
@@ -100,7 +106,8 @@ def _check_fairmot_config(c: FairMOTConfig):
 
 # %% ../../nbs/11_models_fairmot.ipynb #ca654237
 TRAIN_PRESETS = dict(
-    quick=dict(optimizer='adam', lr=5e-4, batch_size=8, epochs=20, lr_steps=(15,), log_every=10),
+    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=7, schedule='cosine', warmup_iters=50, channels_last=True,
+               log_every=10),
     full=dict(optimizer='adam', lr=1e-4, batch_size=12, epochs=30, lr_steps=(20, 27)))
 
 # %% ../../nbs/11_models_fairmot.ipynb #ce3030e8
@@ -275,13 +282,14 @@ class ResNetFPN(nn.Module):
 class MobileNetV2Up(nn.Module):
     "MobileNetV2 trunk (optionally ImageNet-initialised from a local file) + top-down aggregation to stride 4."
     TAPS, CHANNELS = ((0, 4), (4, 7), (7, 14), (14, 18)), (24, 32, 96, 320)   # feature slices for strides 4, 8, 16, 32
-    def __init__(self, pretrained: bool = False, out_channels: int = 64):
+    def __init__(self, pretrained: bool = False, out_channels: int = 64, frozen_stages: int = 0):
         super().__init__()
         f = torchvision.models.mobilenet_v2(weights=None).features
         if pretrained:
             from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
             load_pretrained(f, mobilenet_v2_imagenet_path())
         self.stages = nn.ModuleList([f[a:b] for a, b in self.TAPS])
+        for stage in self.stages[:frozen_stages]: stage.requires_grad_(False)     # no gradient, no backward through them
         self.lateral = nn.ModuleList([conv_bn_relu(c, out_channels, 1) for c in self.CHANNELS])
         self.smooth = nn.ModuleList([conv_bn_relu(out_channels, out_channels) for _ in self.CHANNELS[:-1]])
         self.out_channels = out_channels
@@ -300,7 +308,7 @@ def build_backbone(cfg: FairMOTConfig) -> nn.Module:
     name = cfg.backbone
     if name == 'dla34': return DLASeg(dcn=cfg.dcn)
     if name == 'resnet34_fpn': return ResNetFPN(34)
-    if name == 'mobilenetv2': return MobileNetV2Up(pretrained=cfg.pretrained)
+    if name == 'mobilenetv2': return MobileNetV2Up(pretrained=cfg.pretrained, frozen_stages=cfg.frozen_stages)
     if name.startswith('resnet'): return ResNetUp(int(name[6:]))
     raise ConfigError(f"unknown backbone {name!r}; choose from {BACKBONES}")
 
