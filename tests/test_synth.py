@@ -101,7 +101,8 @@ def test_leftover_staging_is_cleaned(tmp_path):
 def test_bad_synth_values_are_config_errors(tmp_path):
     "issue 7.7: motlib-synth --set fps=0, frames=0, width=0, people_min>people_max, det_fp=-1 are one-line config errors."
     for bad, field in [('fps=0', 'fps'), ('frames=0', 'frames'), ('width=0', 'width'), ('det_fp=-1', 'det_fp'),
-                       ('people_min=30', 'people_max'), ('reid_size=foo', 'reid_size'), ('frames=abc', 'frames')]:
+                       ('people_min=30', 'people_max'), ('reid_size=foo', 'reid_size'), ('frames=abc', 'frames'),
+                       ('horizon=0.53 far_height=0.49', 'no ground'), ('jitter=1e4', 'jitter'), ('hfov=180', 'hfov')]:
         with pytest.raises(ConfigError, match=field):
-            generate(tmp_path, 'tiny', overrides=[bad])
+            generate(tmp_path, 'tiny', overrides=bad.split())
     assert not any(tmp_path.iterdir())

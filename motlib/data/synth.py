@@ -21,6 +21,22 @@ __all__ = ['CLOTH', 'HAIR_NAMES', 'CLOTH_NAMES', 'SKIN', 'HAIR', 'PATTERNS', 'PA
            'write_sequence', 'generate', 'render_identity_crop', 'generate_reid', 'scene_stats']
 
 # %% ../../nbs/02_data_synth.ipynb #5847f1ef
+def _camera_geometry(cfg) -> tuple[float, float, float, float, float]:
+    "Focal length, horizon row, camera height, near and far depth of `cfg`'s camera (see `make_camera`)."
+    W, H = cfg.width, cfg.height
+    f = (W / 2) / math.tan(math.radians(cfg.hfov) / 2)
+    yh, h_near = cfg.horizon * H, cfg.near_height * H
+    if h_near <= 0 or cfg.far_height <= 0 or cfg.far_height >= cfg.near_height:
+        raise ConfigError(f"need 0 < far_height < near_height, got {cfg.far_height}, {cfg.near_height}")
+    z_bottom = f * 1.7 / h_near; cam_h = (H - yh) * 1.7 / h_near
+    z_far = z_bottom * cfg.near_height / cfg.far_height
+    top = cfg.far_height * H + 0.02 * H                      # the farthest feet stay low enough to show the body
+    if top > yh: z_far = min(z_far, f * cam_h / (top - yh))
+    if not z_far > 1.5 * 0.9 * z_bottom:                     # occluders stand between 1.3 z_near and 0.9 z_far
+        raise ConfigError(f"SynthConfig: horizon={cfg.horizon}, near_height={cfg.near_height}, far_height={cfg.far_height} "
+                          "leave no ground for people to walk on; lower far_height or raise the horizon")
+    return f, yh, cam_h, 0.9 * z_bottom, z_far
+
 @dataclass
 class SynthConfig:
     "Everything SynthMOT draws; the defaults are a MOT17-like scene (the `mot17` preset)."
@@ -75,19 +91,21 @@ class SynthConfig:
 
     def __post_init__(self):
         "Every field's range, checked once for defaults, presets, --set values and `replace`."
-        for k in ('width', 'height'): check_range(self, k, 32, 16384, integer=True)
+        for k in ('width', 'height'): check_range(self, k, 32, 8192, integer=True)
         check_range(self, 'fps', 0, 1000, lo_open=True)
         check_range(self, 'frames', 1, 10**6, integer=True)
         for k in ('seqs_train', 'seqs_val', 'seqs_test'): check_range(self, k, 0, 10**4, integer=True)
         for k in ('people_min', 'people_max'): check_range(self, k, 0, 10**4, integer=True)
         check_order(self, 'people_min', 'people_max')
-        check_range(self, 'horizon', -5, 1, hi_open=True)
+        check_range(self, 'horizon', -2, 1, hi_open=True)
         check_range(self, 'near_height', 0, 2, lo_open=True)
         check_range(self, 'far_height', 0, 1, lo_open=True)
         if self.far_height >= self.near_height:
             raise ConfigError(f"SynthConfig: far_height ({self.far_height}) must be < near_height ({self.near_height})")
-        check_range(self, 'hfov', 0, 180, lo_open=True, hi_open=True)
-        for k in ('speed', 'entry_rate', 'pan', 'jitter', 'blur', 'noise', 'det_jitter', 'det_fp'): check_range(self, k, 0, 1e4)
+        check_range(self, 'hfov', 0, 170, lo_open=True)
+        for k, hi in (('speed', 20), ('entry_rate', 1e4), ('pan', 1e4), ('jitter', 100), ('blur', 100), ('noise', 255),
+                      ('det_jitter', 10), ('det_fp', 1000)):
+            check_range(self, k, 0, hi)
         for k in ('lateral', 'standing', 'hard_negatives', 'pan_prob', 'det_miss', 'det_vis50', 'illumination'):
             check_range(self, k, 0, 1)
         for k in ('occluders_min', 'occluders_max'): check_range(self, k, 0, 100, integer=True)
@@ -97,6 +115,7 @@ class SynthConfig:
         check_range(self, 'reid_per_id', 2, 1000, integer=True)           # a query and at least one gallery crop
         check_range(self, 'reid_cams', 2, 1000, integer=True)             # query and gallery need different cameras
         check_range(self, 'reid_size', 16, 1024, integer=True, size=2)
+        _camera_geometry(self)                                             # the scene must leave ground to walk on
 
 # %% ../../nbs/02_data_synth.ipynb #5b725a7b
 CLOTH = np.array([(25, 25, 28), (235, 235, 230), (128, 128, 128), (70, 70, 75), (30, 40, 90), (40, 90, 190),
@@ -382,16 +401,8 @@ class Camera:
 # %% ../../nbs/02_data_synth.ipynb #7d25935a
 def make_camera(cfg: SynthConfig) -> Camera:
     "The camera of `cfg`: 1.7 m tall people are `near_height` of the image at the bottom row, `far_height` at Z_far."
-    W, H = cfg.width, cfg.height
-    f = (W / 2) / math.tan(math.radians(cfg.hfov) / 2)
-    yh, h_near = cfg.horizon * H, cfg.near_height * H
-    if h_near <= 0 or cfg.far_height <= 0 or cfg.far_height >= cfg.near_height:
-        raise ConfigError(f"need 0 < far_height < near_height, got {cfg.far_height}, {cfg.near_height}")
-    z_bottom = f * 1.7 / h_near; cam_h = (H - yh) * 1.7 / h_near
-    z_far = z_bottom * cfg.near_height / cfg.far_height
-    top = cfg.far_height * H + 0.02 * H                      # the farthest feet stay low enough to show the body
-    if top > yh: z_far = min(z_far, f * cam_h / (top - yh))
-    return Camera(W, H, f, yh, cam_h, 0.9 * z_bottom, z_far)
+    f, yh, cam_h, z_near, z_far = _camera_geometry(cfg)
+    return Camera(cfg.width, cfg.height, f, yh, cam_h, z_near, z_far)
 
 # %% ../../nbs/02_data_synth.ipynb #82b9b50b
 @dataclass
@@ -679,6 +690,7 @@ def _render(self: SynthScene, t, shift):
             x, y, _ = cam.project(it.X, it.Z, 0, shift); ph, pw = it.patch.shape[:2]
             _paste(img, idbuf, it.patch, int(round(x - pw / 2)), int(round(y - ph)), -1); continue
         x, y, h = cam.project(it.X, it.Z, it.app.height_m, shift)
+        if not (math.isfinite(h) and h > 0): continue          # walked behind the camera (extreme speed / fps settings)
         fx, fy = math.floor(x), math.floor(y)
         patch, (ax, ay) = draw_person(it.app, h, it.phase, it.facing, it.amp, 1.0, (x - fx, y - fy))
         x0, y0 = fx - int(ax), fy - int(ay)
