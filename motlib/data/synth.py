@@ -770,15 +770,16 @@ def check_replaceable(path, kind: str = 'seq') -> None:
     if not (path.exists() or path.is_symlink()): return
     what = 'SynthMOT sequence' if kind == 'seq' else 'SynthMOT re-ID pool'
     if path.is_symlink() or not path.is_dir():
-        raise MotlibError(f"{path}: exists and is not a {what} folder; pass overwrite=True to replace it")
+        raise MotlibError(f"{path}: exists and is not a {what} folder; pass --overwrite (overwrite=True) to replace it")
     try: meta = json.loads((path/'synth.json').read_text(encoding='utf-8'))
     except (OSError, ValueError): meta = None
     if not isinstance(meta, dict) or meta.get('generator') != 'motlib.data.synth':
-        raise MotlibError(f"{path}: exists and is not a {what} (no synth.json of motlib); pass overwrite=True to replace it")
+        raise MotlibError(f"{path}: exists and is not a {what} (no synth.json of motlib); "
+                          "pass --overwrite (overwrite=True) to replace it")
     if extra := _foreign_files(path, kind):
         more = f" and {len(extra) - 3} more" if len(extra) > 3 else ''
         raise MotlibError(f"{path}: holds files SynthMOT did not write ({', '.join(extra[:3])}{more}); "
-                          "move them away or pass overwrite=True to replace the folder")
+                          "move them away or pass --overwrite (overwrite=True) to replace the folder")
 
 def _clean_leftovers(root: Path, folders) -> None:
     "Remove staging folders of killed runs: temp siblings of `folders` and the `root/.synth-tmp` of older versions."
