@@ -198,3 +198,19 @@ def test_dataset_by_embedding_loss(tmp_path):
     assert isinstance(pairs, PairDataset) and pairs.ref_range == 1
     b = pairs.collate_fn([pairs[0], pairs[1]])
     assert b['images'].shape[0] == 4 and abs(b['meta'][0]['frame'] - b['meta'][1]['frame']) <= 1
+
+
+def test_channels_last_gives_the_same_outputs():
+    "The engine's channels_last option: the same head outputs and a finite loss."
+    torch.manual_seed(0)
+    m = build_jde(JDEConfig(**SMALL), num_ids=4).eval()
+    x = _batch()['images']
+    with torch.no_grad():
+        ref = m(x)
+        cl = m.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    for a, b in zip(ref, cl):
+        for k in ('box', 'cls', 'emb'): assert torch.allclose(a[k], b[k], atol=1e-5)
+    m.train()
+    b = _batch()
+    b['images'] = b['images'].contiguous(memory_format=torch.channels_last)
+    assert torch.isfinite(m.loss(b)['loss'])

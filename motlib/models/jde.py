@@ -265,7 +265,7 @@ class AnchorHead(nn.Module):
         for f, lvl, a in zip(feats, self.levels, self.num_anchors):
             p = lvl['det'](f)
             B, _, H, W = p.shape
-            p = p.view(B, a, 6, H, W).permute(0, 3, 4, 1, 2).reshape(B, H * W * a, 6)     # (y, x, anchor) order
+            p = p.reshape(B, a, 6, H, W).permute(0, 3, 4, 1, 2).reshape(B, H * W * a, 6)  # (y, x, anchor) order
             emb = lvl['emb'](f).flatten(2).transpose(1, 2)
             out.append(dict(box=p[..., :4], cls=p[..., 4:], emb=emb, size=(H, W)))
         return out
