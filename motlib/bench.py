@@ -183,8 +183,9 @@ def _train_step_args(p):
 
 def _train_step_main(a, command: str):
     r = engine_vs_bare(a.method, a.preset, a.data, a.overrides, a.steps, a.warmup)
-    before = [*a.overrides, *(f"{k}={v}" for k, v in PREVIOUS_QUICK.items())]
-    speed = compare_settings({'previous quick options (channels_last off)': before, f'{a.preset} preset now': a.overrides},
+    old = PREVIOUS_QUICK.get(a.method, dict(channels_last=False))
+    before = [*a.overrides, *(f"{k}={v}" for k, v in old.items())]
+    speed = compare_settings({f"previous quick options ({', '.join(f'{k}={v}' for k, v in old.items())})": before, f'{a.preset} preset now': a.overrides},
                              a.method, a.preset, a.data, a.steps, a.warmup)
     rep = train_step_report(r, speed, command)
     print(rep)
@@ -328,7 +329,8 @@ def compare_settings(settings: dict, method: str = 'fairmot', preset: str = 'qui
             if i >= warmup: times[name].append(time.perf_counter() - t0)
     return {name: _ms(ts) for name, ts in times.items()}
 
-PREVIOUS_QUICK = dict(channels_last=False)   # the quick preset's engine options before this benchmark made channels_last its default
+PREVIOUS_QUICK = {  # method -> the quick preset's options before the step-time work (channels_last, frozen stem)
+    'fairmot': dict(channels_last=False, frozen_stages=0)}
 
 def train_step_report(r: dict, speed: dict, command: str, env: dict | None = None, notes: str = '') -> str:
     "Markdown report of `engine_vs_bare` (`r`) and `compare_settings` (`speed`) with their conditions."

@@ -194,6 +194,8 @@ def frame_dataset(sequences, model_cfg, augment: bool = True):
 METHODS = {  # the one method registry
     'fairmot': MethodSpec('motlib.models.fairmot', 'FairMOTConfig', 'TRAIN_PRESETS', 'build_fairmot', 'motlib.pipeline:frame_dataset',
                           tracker='jde', tracker_preset='fairmot', load_weights='load_authors_fairmot'),
+    'jde': MethodSpec('motlib.models.jde', 'JDEConfig', 'TRAIN_PRESETS', 'build_jde', 'jde_dataset',
+                      tracker='jde', tracker_preset='jde', load_weights='load_authors_jde'),
 }
 
 def _method(name: str) -> MethodSpec:
