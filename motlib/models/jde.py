@@ -314,28 +314,26 @@ def build_targets(boxes: list, ids: list, anchors: list, sizes: list, strides, m
     return out
 
 # %% ../../nbs/13_models_jde.ipynb #3814d760
-def _pair_masks(ids: torch.Tensor):
+def _hardest_positive(f: torch.Tensor, ids: torch.Tensor):
+    "What Eq. 1 and Eq. 2-3 share: (similarities f f^T, each anchor's hardest positive, negative mask, has a positive)."
     same = ids[:, None] == ids[None, :]
     eye = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
-    return same & ~eye, ~same
+    pos = same & ~eye
+    sim = f @ f.T
+    hard_pos = sim.masked_fill(~pos, math.inf).min(1).values
+    return sim, hard_pos, ~same, pos.any(1)
 
 def triplet_loss(f: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     "Eq. 1: per anchor f, sum over the negatives of max(0, f.f- - f.f+), f+ its hardest positive; mean over anchors."
-    pos, neg = _pair_masks(ids)
-    has = pos.any(1)
+    sim, hard_pos, neg, has = _hardest_positive(f, ids)
     if not bool(has.any()): return f.sum() * 0
-    sim = f @ f.T
-    hard_pos = sim.masked_fill(~pos, math.inf).min(1).values
     per = ((sim - hard_pos[:, None]).clamp(min=0) * neg).sum(1)
     return per[has].mean()
 
 def upper_bound_loss(f: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     "Eq. 2-3: per anchor log(1 + sum_neg exp(f.f- - f.f+)), f+ its hardest positive; mean over anchors with a positive."
-    pos, neg = _pair_masks(ids)
-    has = pos.any(1)
+    sim, hard_pos, neg, has = _hardest_positive(f, ids)
     if not bool(has.any()): return f.sum() * 0
-    sim = f @ f.T
-    hard_pos = sim.masked_fill(~pos, math.inf).min(1).values
     z = (sim - hard_pos[:, None]).masked_fill(~neg, -math.inf)
     z = torch.cat([torch.zeros_like(hard_pos)[:, None], z], 1)      # log(exp(0) + sum exp(.)) = log(1 + sum exp(.))
     return torch.logsumexp(z, 1)[has].mean()
