@@ -495,12 +495,13 @@ FairMOT.loss = _loss
 
 # %% ../../nbs/11_models_fairmot.ipynb #4dbca9b2
 @torch.no_grad()
-def _detect(self: FairMOT, images: torch.Tensor) -> list[Detections]:
+def _detect(self: FairMOT, images: torch.Tensor, conf_thres: float | None = None) -> list[Detections]:
     "One `Detections` per image: xyxy boxes in input pixels, heatmap scores, L2-normalised `reid_dim` embeddings."
+    thres = self.cfg.conf_thres if conf_thres is None else conf_thres     # a tracker with BYTE asks for lower scores
     was_training = self.training; self.eval()
     try: out = self(images)
     finally: self.train(was_training)
-    dets = decode(out['hm'], out['wh'], out['off'], out['id'], self.cfg.K, self.cfg.conf_thres, self.stride,
+    dets = decode(out['hm'], out['wh'], out['off'], out['id'], self.cfg.K, thres, self.stride,
                   ltrb=self.cfg.ltrb)
     return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in dets]
 
