@@ -11,15 +11,15 @@ import numpy as np
 import torch
 from .core import MotlibError, ConfigError, atomic_write_text
 from .data.mot import list_sequences
-from .eval import detection_ap, tpr_at_far
+from .eval import detection_ap, detection_pr, tpr_at_far
 from .pipeline import (METHODS, train_method, load_trained, ModelDetector, track_and_score, build_tracker,
                        method_configs)
 
 # %% auto #0
 __all__ = ['COLUMNS', 'VERDICTS', 'TABLES', 'REPRO_PRESETS', 'CAVEATS', 'Column', 'mean_std', 'fmt_stat', 'Claim', 'verdict',
            'derive_claims', 'Row', 'Table', 'check_table', 'preset_rows', 'row_plan', 'train_overrides', 'train_key',
-           'imagenet_trunk', 'score_cell', 'train_cell', 'run_cell', 'report_path', 'table_stats', 'table_claims',
-           'discussion', 'budget_text', 'write_report', 'reproduce', 'list_tables', 'reproduce_main']
+           'imagenet_trunk', 'easy_recall', 'score_cell', 'train_cell', 'run_cell', 'report_path', 'table_stats',
+           'table_claims', 'discussion', 'budget_text', 'write_report', 'reproduce', 'list_tables', 'reproduce_main']
 
 # %% ../nbs/14_reproduce.ipynb #c1b5edf8
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ COLUMNS = {
     'FN': Column(False, 0, 'false negatives, count'),
     'AP': Column(True, 1, "detection AP@0.5 of the network's detections, % (VOC all-point, `detection_ap`)"),
     'TPR': Column(True, 1, 'TPR@FAR=0.1 of the embeddings of detections matched to a gt box (IoU >= 0.5), %'),
+    'RecE': Column(True, 1, "detector recall of the people at least half visible, at the lowest score where the detections'"
+                            " precision over all people is >= 90 %, %"),
     'FPS': Column(True, 1, 'frames/s of detector + tracker on the validation frames'),
     'ms': Column(False, 1, 'ms per frame of detector + tracker'),
 }
@@ -326,6 +328,15 @@ def _tpr(embs, ids) -> float:
     try: return 100.0 * tpr_at_far(embs, ids, 0.1)
     except MotlibError: return float('nan')   # one identity only, or no pairs of one kind
 
+def easy_recall(dets, gts, vis, min_vis: float = 0.5, min_precision: float = 0.9, iou_thr: float = 0.5) -> float:
+    "Recall of the gt boxes with visibility >= `min_vis` at the lowest score where precision over all gt is >= `min_precision`."
+    pr = detection_pr(dets, gts, iou_thr)
+    ok = np.flatnonzero(pr['precision'] >= min_precision)
+    if len(ok) == 0: return 0.0
+    easy = [np.asarray(g, np.float32).reshape(-1, 4)[np.asarray(v) >= min_vis] for g, v in zip(gts, vis)]
+    pe = detection_pr(dets, easy, iou_thr)          # the same score order: index k is the same detection in both
+    return float('nan') if pe['num_gt'] == 0 else float(pe['recall'][ok[-1]])
+
 def score_cell(out: dict) -> dict:
     "The table columns (rates in %) of one `track_and_score(..., collect=True)` result."
     ov = out['metrics'].loc['OVERALL']
@@ -334,7 +345,8 @@ def score_cell(out: dict) -> dict:
                 Prec=_pct(ov['Prcn']), Rec=_pct(ov['Rcll']), FP=int(ov['FP']), FN=int(ov['FN']),
                 FPS=fps, ms=1000.0 / fps if fps > 0 else float('nan'),
                 AP=_pct(detection_ap(out['dets'], out['gts'])) if out.get('dets') is not None else float('nan'),
-                TPR=_tpr(out.get('embeddings'), out.get('emb_ids')), frames=int(out['frames']))
+                TPR=_tpr(out.get('embeddings'), out.get('emb_ids')), frames=int(out['frames']),
+                RecE=_pct(easy_recall(out['dets'], out['gts'], out['gt_vis'])) if out.get('gt_vis') is not None else float('nan'))
 
 def _json_safe(v):
     "NaN and infinities as None (strict JSON), recursively."
