@@ -196,6 +196,8 @@ METHODS = {  # the one method registry
                           tracker='jde', tracker_preset='fairmot', load_weights='load_authors_fairmot'),
     'jde': MethodSpec('motlib.models.jde', 'JDEConfig', 'TRAIN_PRESETS', 'build_jde', 'jde_dataset',
                       tracker='jde', tracker_preset='jde', load_weights='load_authors_jde'),
+    'reid': MethodSpec('motlib.models.reid', 'ReIDConfig', 'TRAIN_PRESETS', 'build_reid', 'reid_dataset',   # a teacher (nb 17):
+                       tracker='jde', tracker_preset='fairmot'),    # trained on data/reid, never tracks by itself
 }
 
 def _method(name: str) -> MethodSpec:
