@@ -91,7 +91,7 @@ def _staged(out: Path, tag: str = 'motlib-track'):
         if made and not any(out.iterdir()): out.rmdir()
 
 def track_main(argv=None) -> int:
-    "Console script `motlib-track RUN INPUT | --weights FILE INPUT [--out DIR] [--no-video] [--preset P] [--set k=v ...]`."
+    "Console script `motlib-track RUN INPUT | --weights FILE INPUT [--out DIR] [--no-video] [--set k=v ...] [--interpolate N]`."
     ap = argparse.ArgumentParser(prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).')
     ap.add_argument('paths', nargs='+', metavar='RUN INPUT', help='run folder (or checkpoint) written by motlib-train, then the '
                     'video file, image folder, sequence folder or root of sequences (only INPUT with --weights)')
@@ -103,12 +103,16 @@ def track_main(argv=None) -> int:
     ap.add_argument('--tracker', help="tracker (default: the method's, e.g. jde for fairmot)")
     ap.add_argument('--preset', help="tracker preset (default: the method's, e.g. fairmot)")
     ap.add_argument('--set', '--tracker-set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='tracker config fields')
+    ap.add_argument('--interpolate', type=int, default=0, metavar='N',
+                    help='offline: fill gaps of at most N frames inside each track by linear interpolation (default 0: off)')
     a = ap.parse_args(argv)
+    if a.interpolate < 0: ap.error(f'--interpolate must be >= 0, got {a.interpolate}')
     if len(a.paths) != (1 if a.weights else 2):
         ap.error('with --weights give only INPUT' if a.weights else 'expected RUN INPUT (or --weights FILE INPUT)')
     def go():
         from motlib.pipeline import load_trained, load_weights, ModelDetector, track_source, build_tracker, METHODS
         from motlib.data.mot import write_results
+        from motlib.track.byte import interpolate_tracks
         inputs, out = _inputs(Path(a.paths[-1])), Path(a.out)
         if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
         model, meta = load_weights(a.method, a.weights, a.device) if a.weights else load_trained(a.paths[0], a.device)
@@ -120,7 +124,7 @@ def track_main(argv=None) -> int:
         with _staged(out) as stage:
             for name, src in inputs:
                 res, fps = track_source(det, src, tracker, preset, a.overrides, None if a.no_video else stage/f"{name}.mp4")
-                write_results(stage/f"{name}.txt", res)
+                write_results(stage/f"{name}.txt", interpolate_tracks(res, a.interpolate))
                 print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
         print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out}")
     return _run('motlib-track', go)

@@ -24,6 +24,7 @@ TRACKERS = {  # the one tracker registry: name -> (module, config class, tracker
     'qd': ('motlib.track.qd', 'QDTrackerConfig', 'QDTracker'),              # notebook 08: QDTrack bi-softmax
     'sort': ('motlib.track.baselines', 'SORTConfig', 'SORTTracker'),        # notebook 09: Kalman + IoU
     'iou': ('motlib.track.baselines', 'IoUTrackerConfig', 'IoUTracker'),    # notebook 09: greedy IoU linker
+    'byte': ('motlib.track.byte', 'ByteTrackerConfig', 'ByteTracker'),       # notebook 09b: BYTE, motion only
 }
 
 def build_tracker(name: str, frame_rate: float | None = None, preset: str | None = None, overrides=None):
@@ -131,13 +132,15 @@ def _frames_and_dets(detector, seq: Sequence):
 
 # %% ../nbs/22_pipeline.ipynb #bdbc39c8
 def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', preset: str | None = None, overrides=None,
-                    collect: bool = False, progress: bool = False) -> dict:
+                    collect: bool = False, progress: bool = False, interpolate: int = 0) -> dict:
     "Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned dict."
     from tqdm.auto import tqdm
     from motlib.eval import evaluate, match_to_gt
     seqs = as_sequences(sequences)
     if len({s.name for s in seqs}) != len(seqs): raise MotlibError(f"two sequences share a name: {[s.name for s in seqs]}")
     build_tracker(tracker, None, preset, overrides)                 # config errors before any work
+    if isinstance(interpolate, bool) or not isinstance(interpolate, (int, np.integer)) or interpolate < 0:
+        raise ConfigError(f"interpolate must be an integer >= 0 (frames; 0: off), got {interpolate!r}")
     out = Path(results_dir)
     if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
     results, busy, n = {}, 0.0, 0
@@ -157,7 +160,8 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
                 embs.append(d.embeddings[m[:, 0]].astype(np.float32))
                 keys += [(seq.name, int(i)) for i in g.ids[m[:, 1]]]
         results[seq.name] = res
-    for name, res in results.items(): write_results(out/f"{name}.txt", res)
+    from motlib.track.byte import interpolate_tracks             # offline gap filling (notebook 09b), 0: off
+    for name, res in results.items(): write_results(out/f"{name}.txt", interpolate_tracks(res, interpolate))
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
     return dict(metrics=evaluate(seqs, out), fps=n / max(busy, 1e-9), frames=n,
@@ -198,6 +202,8 @@ METHODS = {  # the one method registry
                       tracker='jde', tracker_preset='jde', load_weights='load_authors_jde'),
     'reid': MethodSpec('motlib.models.reid', 'ReIDConfig', 'TRAIN_PRESETS', 'build_reid', 'reid_dataset',   # a teacher (nb 17):
                        tracker='jde', tracker_preset='fairmot'),    # trained on data/reid, never tracks by itself
+    'qdtrack': MethodSpec('motlib.models.qdtrack', 'QDTrackConfig', 'TRAIN_PRESETS', 'build_qdtrack', 'qdtrack_dataset',
+                          tracker='qd', tracker_preset='qdtrack'),    # notebook 15: Faster R-CNN + quasi-dense head
 }
 
 def _method(name: str) -> MethodSpec:

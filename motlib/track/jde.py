@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from enum import IntEnum
 import numpy as np
 from ..core import MotlibError, Detections, Tracks, box_convert, box_iou, l2_normalize, check_range, check_choice
+from ..core import check_order
 from .kalman import KalmanFilter, KalmanConfig
 from .matching import embedding_distance, fuse_motion, iou_distance, linear_assignment
 
@@ -33,6 +34,9 @@ class JDETrackerConfig:
     emb_metric: str = 'cosine'              # 'cosine' (JDE paper, FairMOT code) or 'euclidean' (JDE code; unit vectors)
     min_box_area: float = 0.0               # report only boxes with w*h > min_box_area (JDE script: 200, FairMOT: 100; 0: off)
     max_aspect: float | None = None         # report only boxes with w/h <= max_aspect (both scripts: 1.6; None: off)
+    byte: bool = False                      # BYTE (ByteTrack, sec. 3): match low-score boxes to still-unmatched tracks
+    byte_low_thresh: float = 0.1            # BYTE: boxes with byte_low_thresh < score <= det_thresh are low-score boxes
+    byte_match_thresh: float = 0.5          # BYTE: max 1-IoU of a still-unmatched tracked track and a low-score box
 
     def __post_init__(self):
         "Scores, IoU distances and weights in [0, 1], a non-negative fused-cost threshold, counts >= 0, frame_rate > 0."
@@ -45,12 +49,18 @@ class JDETrackerConfig:
         check_choice(self, 'emb_metric', ('cosine', 'euclidean'))
         check_range(self, 'min_box_area', 0)
         check_range(self, 'max_aspect', 0, lo_open=True)
+        check_choice(self, 'byte', (True, False))
+        for k in ('byte_low_thresh', 'byte_match_thresh'): check_range(self, k, 0, 1)
+        if self.byte: check_order(self, 'byte_low_thresh', 'det_thresh')
 
     @staticmethod
     def presets():
         return {'jde': dict(emb_metric='euclidean', min_box_area=200.0, max_aspect=1.6),
                 'fairmot': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True, min_box_area=100.0,
-                                max_aspect=1.6)}
+                                max_aspect=1.6),
+                'jde_byte': dict(emb_metric='euclidean', min_box_area=200.0, max_aspect=1.6, byte=True),
+                'fairmot_byte': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True,
+                                     min_box_area=100.0, max_aspect=1.6, byte=True)}
 
 # %% ../../nbs/07_jde_tracker.ipynb #33b14a85
 class TrackState(IntEnum):
@@ -104,6 +114,18 @@ class JDETracker:
     def max_time_lost(self) -> int: return int(self.cfg.frame_rate / 30.0 * self.cfg.track_buffer)
 
     def __repr__(self): return f"JDETracker(frame {self.frame_id}, {len(self.pool)} tracklets, {self.cfg})"
+
+    def _byte_round(self, rows, dets: Detections, low: float, high: float, thresh: float) -> np.ndarray:
+        "BYTE's second round: `rows` vs. boxes scoring in (low, high] by IoU; updates the matches, returns the rest."
+        P, pick = self.pool, (dets.scores > low) & (dets.scores <= high)
+        if len(rows) == 0 or not pick.any(): return rows
+        boxes, scores = dets.boxes[pick], dets.scores[pick]
+        m, rest, _ = linear_assignment(iou_distance(P.boxes(rows), boxes), thresh)
+        t, j = rows[m[:, 0]], m[:, 1]
+        if len(t):
+            P.mean[t], P.cov[t] = self.kf.update(P.mean[t], P.cov[t], box_convert(boxes[j], 'xyxy', 'cxcyah'))
+            P.score[t], P.last[t], P.hits[t] = scores[j], self.frame_id, P.hits[t] + 1
+        return rows[rest]
 
 # %% ../../nbs/07_jde_tracker.ipynb #02d44216
 def _inputs(self: JDETracker, dets: Detections):
@@ -159,7 +181,7 @@ def _apply(self: JDETracker, trk, det, lost, removed, xyah, scores, emb):
     P, c, f = self.pool, self.cfg, self.frame_id
     if len(trk):
         P.mean[trk], P.cov[trk] = self.kf.update(P.mean[trk], P.cov[trk], xyah[det])
-        P.emb[trk] = l2_normalize(c.emb_momentum * P.emb[trk] + (1 - c.emb_momentum) * emb[det])
+        if P.emb.shape[1]: P.emb[trk] = l2_normalize(c.emb_momentum * P.emb[trk] + (1 - c.emb_momentum) * emb[det])
         P.score[trk], P.last[trk], P.hits[trk] = scores[det], f, P.hits[trk] + 1
         young = (P.state[trk] == TrackState.NEW) & (P.hits[trk] < c.min_hits)
         P.state[trk] = np.where(young, TrackState.NEW, TrackState.TRACKED)
@@ -197,6 +219,8 @@ def _update(self: JDETracker, dets: Detections) -> Tracks:
     self.frame_id += 1
     xyah = box_convert(boxes, 'xyxy', 'cxcyah')
     trk, det, lost, removed, unmatched = self._associate(boxes, emb)
+    c = self.cfg
+    if c.byte: lost = self._byte_round(lost, dets, c.byte_low_thresh, c.det_thresh, c.byte_match_thresh)
     self._apply(trk, det, lost, removed, xyah, scores, emb)
     self._start_tracks(unmatched, xyah, scores, emb)
     self._remove_duplicates()
