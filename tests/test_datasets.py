@@ -74,3 +74,28 @@ def test_pairs_and_detection_only(seqs):
 def test_iter_frames_sequence(seqs):
     got = list(iter_frames(seqs[1]))
     assert [i for i, _ in got] == [1, 2, 3, 4] and got[0][1].dtype == np.uint8 and got[0][1].shape == (64, 96, 3)
+
+
+def test_transform_frame_rows_name_kept_boxes():
+    "Issue 11: `transform_frame` says which input boxes survived (`rows`), so per-box data (teacher embeddings) can follow."
+    from motlib.data.datasets import transform_frame, AugParams
+    im = np.zeros((100, 200, 3), np.uint8)
+    boxes = np.array([[10, 10, 30, 60], [90, 30, 110, 80], [170, 5, 199, 50], [-50, 0, -10, 40]], np.float32)
+    out = transform_frame(im, boxes, [1, 2, 3, 4], (96, 96))
+    assert out['rows'].tolist() == [0, 1, 2] and out['ids'].tolist() == [1, 2, 3]      # the box outside the frame is gone
+    out = transform_frame(im, boxes, [1, 2, 3, 4], (96, 96), AugParams(scale=2.0, flip=True))
+    assert out['rows'].tolist() == [1] and out['ids'].tolist() == [2]                    # 2x zoom keeps the centre box only
+    out = transform_frame(im, boxes[:0], [], (96, 96), AugParams(scale=2.0))
+    assert out['rows'].shape == (0,) and out['rows'].dtype.kind == 'i'
+
+
+def test_samples_carry_rows(seqs):
+    ds = FrameDataset(seqs, size=(64, 64), aug=AugConfig(scale=(1.5, 2.0)))
+    for i in range(len(ds)):
+        s = ds[i]
+        si, t = ds.index[i]
+        g = ds.seqs[si].gt_frame(t)
+        assert len(s['rows']) == len(s['boxes']) and (s['rows'] < len(g)).all()
+        assert s['ids'].tolist() == ds.id_map(si, g.ids)[s['rows'].numpy()].tolist()
+    b = collate([ds[0], ds[1]])
+    assert len(b['rows']) == 2

@@ -172,7 +172,7 @@ def sample_aug_params(cfg: AugConfig, rng: np.random.Generator) -> AugParams:
 def _flip_matrix(W): return np.array([[-1., 0, W], [0, 1, 0], [0, 0, 1]])
 
 def transform_frame(image, boxes, ids, size, params: AugParams | None = None, cfg: AugConfig | None = None) -> dict:
-    "Letterbox (and, with `params`, augment) `image` with its xyxy `boxes` and `ids`; boxes dropped with their ids."
+    "Letterbox (and, with `params`, augment) `image` with its xyxy `boxes` and `ids`; `rows`: input index of each kept box."
     cfg, size = cfg or AugConfig(), check_size(size)
     b, ids = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64).reshape(-1)
     im = image if params is None else hsv_jitter(image, params.s_gain, params.v_gain)
@@ -187,7 +187,7 @@ def transform_frame(image, boxes, ids, size, params: AugParams | None = None, cf
         b = clip_boxes(transform_boxes(b, A, rotation_shrink(p.angle) if cfg.rotation_shrink else 1.), size)
         keep = keep_boxes(b, area0, cfg.min_box_size, cfg.min_area_ratio, cfg.max_aspect)
         if p.flip: (im, b), M = hflip(im, b), _flip_matrix(size[0]) @ M
-    return dict(image=im, boxes=b[keep], ids=ids[keep], ratio=ratio, pad=pad, matrix=M)
+    return dict(image=im, boxes=b[keep], ids=ids[keep], rows=np.flatnonzero(keep), ratio=ratio, pad=pad, matrix=M)
 
 # %% ../../nbs/03_data_datasets.ipynb #955caf88
 def as_sequences(sequences) -> list[Sequence]:
@@ -230,7 +230,7 @@ def _to_sample(out: dict, seq: Sequence, t: int, orig_hw) -> dict:
     image = torch.from_numpy(np.ascontiguousarray(out['image'])).permute(2, 0, 1).float().div_(255)
     meta = dict(seq=seq.name, frame=t, ratio=out['ratio'], pad=out['pad'], orig_size=(orig_hw[1], orig_hw[0]), matrix=out['matrix'])
     return dict(image=image, boxes=torch.from_numpy(out['boxes']), ids=torch.from_numpy(out['ids']),
-                labels=torch.zeros(len(out['ids']), dtype=torch.int64), meta=meta)
+                labels=torch.zeros(len(out['ids']), dtype=torch.int64), rows=torch.from_numpy(out['rows']), meta=meta)
 
 # %% ../../nbs/03_data_datasets.ipynb #4ea97170
 class FrameDataset(Dataset):
@@ -291,9 +291,10 @@ class DetectionDataset(FrameDataset):
 
 # %% ../../nbs/03_data_datasets.ipynb #f8ae2365
 def collate(samples: list[dict]) -> dict:
-    "Batch frame samples: {'images': (B, 3, H, W), 'boxes', 'ids', 'labels', 'meta': lists}."
+    "Batch frame samples: {'images': (B, 3, H, W), 'boxes', 'ids', 'labels', 'rows', 'meta': lists}."
     return dict(images=torch.stack([s['image'] for s in samples]), boxes=[s['boxes'] for s in samples],
-                ids=[s['ids'] for s in samples], labels=[s['labels'] for s in samples], meta=[s['meta'] for s in samples])
+                ids=[s['ids'] for s in samples], labels=[s['labels'] for s in samples],
+                rows=[s['rows'] for s in samples], meta=[s['meta'] for s in samples])
 
 def collate_pairs(samples: list[dict]) -> dict:
     "Batch pair samples: {'key': collate(keys), 'ref': collate(refs)}."
