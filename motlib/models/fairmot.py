@@ -12,6 +12,7 @@ import torch, torchvision
 from torch import nn
 import torch.nn.functional as F
 from torchvision.ops import DeformConv2d, FeaturePyramidNetwork
+from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 
 # %% auto #0
@@ -116,11 +117,13 @@ class ModulatedDeformConv(nn.Module):
     def __init__(self, cin: int, cout: int, k: int = 3):
         super().__init__()
         self.offset_mask = nn.Conv2d(cin, 3 * k * k, k, padding=k // 2)
-        nn.init.zeros_(self.offset_mask.weight); nn.init.zeros_(self.offset_mask.bias)
+        nn.init.zeros_(self.offset_mask.weight)
+        nn.init.zeros_(self.offset_mask.bias)
         self.conv = DeformConv2d(cin, cout, k, padding=k // 2)
 
     def forward(self, x):
-        om = self.offset_mask(x).float(); n = om.shape[1] // 3
+        om = self.offset_mask(x).float()
+        n = om.shape[1] // 3
         with torch.autocast(x.device.type, enabled=False):   # sampling in float32 (torchvision has no bf16 CPU kernel)
             return self.conv(x.float(), om[:, :2 * n], om[:, 2 * n:].sigmoid())
 
@@ -199,7 +202,9 @@ class DLABase(nn.Module):
 
     def forward(self, x) -> list[torch.Tensor]:
         out, x = [], self.base_layer(x)
-        for i in range(6): x = getattr(self, f'level{i}')(x); out.append(x)
+        for i in range(6):
+            x = getattr(self, f'level{i}')(x)
+            out.append(x)
         return out
 
 # %% ../../nbs/11_models_fairmot.ipynb #c582b867
@@ -229,7 +234,8 @@ class DLAUp(nn.Module):
         xs, out = list(xs), [xs[-1]]
         for k, ida in enumerate(self.idas):
             j = len(xs) - 2 - k
-            xs[j:] = ida(xs[j:]); out.insert(0, xs[-1])
+            xs[j:] = ida(xs[j:])
+            out.insert(0, xs[-1])
         return out
 
 # %% ../../nbs/11_models_fairmot.ipynb #965168ce
@@ -237,7 +243,8 @@ class DLASeg(nn.Module):
     "DLA-34 with DLAUp/IDAUp up-sampling (deformable if `dcn`): (B, 3, H, W) -> (B, 64, H/4, W/4)."
     def __init__(self, dcn: bool = True):
         super().__init__()
-        self.base = DLABase(); ch = self.base.channels[2:]
+        self.base = DLABase()
+        ch = self.base.channels[2:]
         self.dla_up = DLAUp(ch, dcn)
         self.ida_up = IDAUp(ch[0], ch[:3], [1, 2, 4], dcn)
         self.out_channels = ch[0]
@@ -258,7 +265,9 @@ class ResNetUp(nn.Module):
         r = _resnet(depth)
         self.trunk = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool, r.layer1, r.layer2, r.layer3, r.layer4)
         layers, cin = [], r.fc.in_features
-        for c in channels: layers += [nn.ConvTranspose2d(cin, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]; cin = c
+        for c in channels:
+            layers += [nn.ConvTranspose2d(cin, c, 4, 2, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+            cin = c
         self.up, self.out_channels = nn.Sequential(*layers), channels[-1]
 
     def forward(self, x): return self.up(self.trunk(x))
@@ -267,7 +276,8 @@ class ResNetFPN(nn.Module):
     "torchvision ResNet trunk + `FeaturePyramidNetwork`; returns the stride-4 level (B, out_channels, H/4, W/4)."
     def __init__(self, depth: int = 34, out_channels: int = 128):
         super().__init__()
-        r = _resnet(depth); e = 4 if depth == 50 else 1
+        r = _resnet(depth)
+        e = 4 if depth == 50 else 1
         self.stem = nn.Sequential(r.conv1, r.bn1, r.relu, r.maxpool)
         self.stages = nn.ModuleList([r.layer1, r.layer2, r.layer3, r.layer4])
         self.fpn = FeaturePyramidNetwork([64 * e, 128 * e, 256 * e, 512 * e], out_channels)
@@ -275,7 +285,9 @@ class ResNetFPN(nn.Module):
 
     def forward(self, x):
         x, feats = self.stem(x), OrderedDict()
-        for i, s in enumerate(self.stages): x = s(x); feats[str(i)] = x
+        for i, s in enumerate(self.stages):
+            x = s(x)
+            feats[str(i)] = x
         return self.fpn(feats)['0']
 
 # %% ../../nbs/11_models_fairmot.ipynb #42ac725e
@@ -296,7 +308,9 @@ class MobileNetV2Up(nn.Module):
 
     def forward(self, x):
         feats = []
-        for s in self.stages: x = s(x); feats.append(x)
+        for s in self.stages:
+            x = s(x)
+            feats.append(x)
         y = self.lateral[-1](feats[-1])
         for i in (2, 1, 0):
             y = self.smooth[i](F.interpolate(y, scale_factor=2, mode='bilinear', align_corners=False) + self.lateral[i](feats[i]))
@@ -334,10 +348,12 @@ def gaussian_radius(h, w, min_overlap: float = 0.7) -> torch.Tensor:
 # %% ../../nbs/11_models_fairmot.ipynb #e5d5ec3f
 def draw_gaussians(shape, bidx, centers, radii) -> torch.Tensor:
     "Heatmap (B, 1, H, W): max over objects of exp(-d^2 / 2 sigma^2), sigma = (2r+1)/6, within radius r of the integer centre."
-    B, H, W = shape; dev = centers.device
+    B, H, W = shape
+    dev = centers.device
     hm = torch.zeros(B * H * W, device=dev)
     if len(centers) == 0: return hm.view(B, 1, H, W)
-    R = int(radii.max()); d = torch.arange(-R, R + 1, device=dev)
+    R = int(radii.max())
+    d = torch.arange(-R, R + 1, device=dev)
     dy, dx = [t.reshape(1, -1) for t in torch.meshgrid(d, d, indexing='ij')]
     r, sigma = radii[:, None], (2 * radii[:, None].float() + 1) / 6
     g = torch.exp(-(dx ** 2 + dy ** 2).float() / (2 * sigma ** 2))
@@ -424,7 +440,9 @@ def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, strid
     scores, inds = heatmap_peaks(torch.sigmoid(hm_logits.float()), K)
     out = []
     for b in range(B):
-        s, i = scores[b], inds[b]; m = s > conf_thres; s, i = s[m], i[m]
+        s, i = scores[b], inds[b]
+        m = s > conf_thres
+        s, i = s[m], i[m]
         xs, ys = (i % W).float(), (i // W).float()
         o, sz = off[b].float().flatten(1)[:, i], wh[b].float().flatten(1)[:, i].clamp(min=0)
         cx, cy = xs + o[0], ys + o[1]
@@ -442,7 +460,8 @@ class FairMOT(nn.Module):
     def __init__(self, cfg: FairMOTConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or FairMOTConfig()
-        self.backbone = build_backbone(cfg); c = self.backbone.out_channels
+        self.backbone = build_backbone(cfg)
+        c = self.backbone.out_channels
         n_wh = 4 if cfg.ltrb else 2                   # (w, h) or (left, top, right, bottom)
         self.heads = nn.ModuleDict(dict(hm=make_head(c, 1, cfg.head_conv, bias=-2.19),
                                         wh=make_head(c, n_wh, cfg.head_conv),
@@ -471,7 +490,8 @@ def _check_images(images):
         raise MotlibError(f"FairMOT input sides must be multiples of 32, got {tuple(images.shape[2:])} (H, W)")
 
 # %% ../../nbs/11_models_fairmot.ipynb #25a00368
-def _loss(self: FairMOT, batch: dict) -> dict:
+@patch
+def loss(self: FairMOT, batch: dict) -> dict:
     "Losses of a batch from `motlib.data.datasets.collate`: {'loss', 'hm', 'wh', 'off', 'id'} (+ 's_det', 's_id')."
     cfg, images = self.cfg, batch['images']
     out = self(images)
@@ -491,21 +511,19 @@ def _loss(self: FairMOT, batch: dict) -> dict:
     else: L['loss'] = cfg.det_weight * det + cfg.id_weight * L['id']
     return L
 
-FairMOT.loss = _loss
-
 # %% ../../nbs/11_models_fairmot.ipynb #4dbca9b2
+@patch
 @torch.no_grad()
-def _detect(self: FairMOT, images: torch.Tensor, conf_thres: float | None = None) -> list[Detections]:
+def detect(self: FairMOT, images: torch.Tensor, conf_thres: float | None = None) -> list[Detections]:
     "One `Detections` per image: xyxy boxes in input pixels, heatmap scores, L2-normalised `reid_dim` embeddings."
     thres = self.cfg.conf_thres if conf_thres is None else conf_thres     # a tracker with BYTE asks for lower scores
-    was_training = self.training; self.eval()
+    was_training = self.training
+    self.eval()
     try: out = self(images)
     finally: self.train(was_training)
     dets = decode(out['hm'], out['wh'], out['off'], out['id'], self.cfg.K, thres, self.stride,
                   ltrb=self.cfg.ltrb)
     return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in dets]
-
-FairMOT.detect = _detect
 
 # %% ../../nbs/11_models_fairmot.ipynb #3553a0b9
 def build_fairmot(cfg: FairMOTConfig | None = None, num_ids: int | None = None, preset: str | None = None, overrides=None) -> FairMOT:
