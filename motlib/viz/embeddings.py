@@ -19,7 +19,7 @@ __all__ = ['oracle_embeddings', 'tpr_far_curve', 'tsne_embed', 'nn_identity_agre
 def oracle_embeddings(n_ids: int = 20, per_id: int = 20, dim: int = 128, noise: float = 0.5, seed: int = 0):
     "(`embeddings` (n_ids*per_id, dim), `ids`): random unit prototype per identity plus noise of total norm ~`noise`."
     rng = np.random.default_rng(seed)
-    proto = rng.standard_normal((n_ids, dim)); proto /= np.linalg.norm(proto, axis=1, keepdims=True)
+    proto = l2_normalize(rng.standard_normal((n_ids, dim)))
     ids = np.repeat(np.arange(n_ids), per_id)
     emb = proto[ids] + rng.standard_normal((len(ids), dim)) * noise / np.sqrt(dim)
     return emb.astype(np.float32), ids.astype(np.int64)
@@ -28,13 +28,17 @@ def oracle_embeddings(n_ids: int = 20, per_id: int = 20, dim: int = 128, noise: 
 def _labelled(embeddings, ids) -> tuple[np.ndarray, np.ndarray]:
     "Finite (N, D) embeddings and (N,) ids, keeping only rows with an identity (id >= 0)."
     e, i = as_numpy(embeddings, np.float64), as_numpy(ids, np.int64).reshape(-1)
-    if e.ndim != 2 or len(e) != len(i): raise MotlibError(f"need embeddings (N, D) and ids (N,), got {e.shape} and {i.shape}")
-    if not np.isfinite(e).all(): raise MotlibError(f"embedding row {int(np.argwhere(~np.isfinite(e))[0, 0])} is not finite")
+    if e.ndim != 2 or len(e) != len(i):
+        raise MotlibError(f"need embeddings (N, D) and ids (N,), got {e.shape} and {i.shape}")
+    if not np.isfinite(e).all():
+        raise MotlibError(f"embedding row {int(np.argwhere(~np.isfinite(e))[0, 0])} is not finite")
     return e[i >= 0], i[i >= 0]
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     n = np.linalg.norm(x, axis=1, keepdims=True)
-    if (n == 0).any(): raise MotlibError(f"embedding row {int(np.flatnonzero(n[:, 0] == 0)[0])} is all zeros (no direction for a cosine)")
+    if (n == 0).any():
+        row = int(np.flatnonzero(n[:, 0] == 0)[0])
+        raise MotlibError(f"embedding row {row} is all zeros (no direction for a cosine)")
     return l2_normalize(x)
 
 # %% ../../nbs/12_viz_embeddings.ipynb #74ddd8f7
@@ -49,7 +53,8 @@ def tpr_far_curve(embeddings, ids, ax=None, label: str | None = None, fars=(0.1,
     lo = max(far[far > 0].min() if (far > 0).any() else 1e-4, 1e-6)
     line, = ax.semilogx(np.clip(far, lo, 1), tpr, label=label)
     ax.plot(list(out), list(out.values()), 'o', color=line.get_color(), ms=4)
-    for f, t in out.items(): ax.annotate(f"{t:.2f}", (f, t), textcoords='offset points', xytext=(3, -10), fontsize=7, color=line.get_color())
+    for f, t in out.items():
+        ax.annotate(f"{t:.2f}", (f, t), textcoords='offset points', xytext=(3, -10), fontsize=7, color=line.get_color())
     ax.set(xlabel='false accept rate (FAR)', ylabel='true positive rate (TPR)', ylim=(0, 1.02), xlim=(lo, 1))
     ax.grid(True, which='major', alpha=0.3)
     if label: ax.legend(fontsize=7, loc='lower right')
@@ -66,7 +71,8 @@ def tsne_embed(embeddings, perplexity: float = 30.0, seed: int = 0) -> np.ndarra
 
 def nn_identity_agreement(xy, ids) -> float:
     "Fraction of points whose nearest other point (Euclidean) has the same id."
-    xy = np.asarray(xy, np.float64); d = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    xy = np.asarray(xy, np.float64)
+    d = ((xy[:, None] - xy[None]) ** 2).sum(-1)
     np.fill_diagonal(d, np.inf)
     return float((np.asarray(ids)[d.argmin(1)] == np.asarray(ids)).mean())
 
@@ -79,7 +85,8 @@ def tsne_plot(embeddings, ids, ax=None, title: str | None = 't-SNE of re-ID feat
     xy = tsne_embed(e, perplexity, seed)
     ax = ax or plt.gca()
     ax.scatter(xy[:, 0], xy[:, 1], c=np.array([id_color(k) for k in i]) / 255, s=s, linewidths=0)
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title: ax.set_title(title, fontsize=9)
     return ax, xy
 
@@ -94,12 +101,14 @@ def global_ids(ids, seq_names) -> np.ndarray:
 # %% ../../nbs/12_viz_embeddings.ipynb #69d3b083
 def collect_embeddings(model, sequences, size, device='cpu', tracker: str = 'jde', preset: str | None = None,
                        results_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    "(embeddings, identities unique across sequences) of `model`'s detections matched to gt at IoU 0.5, via `track_and_score`."
+    """(embeddings, identities unique across sequences) of `model`'s detections matched to gt at IoU 0.5, via
+    `track_and_score`."""
     from motlib.pipeline import ModelDetector, track_and_score
     det = ModelDetector(model, size, device)
     def detect(image, frame):
         d = det(image, frame)
-        if len(d) and d.embeddings is None: raise MotlibError(f"frame {frame}: the model's Detections carry no embeddings")
+        if len(d) and d.embeddings is None:
+            raise MotlibError(f"frame {frame}: the model's Detections carry no embeddings")
         return d
     with tempfile.TemporaryDirectory() as tmp:
         r = track_and_score(detect, sequences, results_dir or tmp, tracker, preset, collect=True)

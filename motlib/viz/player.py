@@ -6,6 +6,7 @@
 from __future__ import annotations
 import colorsys, os
 from collections import deque
+from fastcore.basics import patch
 from itertools import islice
 from pathlib import Path
 import numpy as np
@@ -71,7 +72,8 @@ def _centres(tracks: Tracks) -> np.ndarray:
     return (tracks.boxes[:, :2] + tracks.boxes[:, 2:]) / 2
 
 def update_trails(trails: dict, tracks: Tracks, frame: int, trail_len: int = 30) -> dict:
-    "New trails {id: deque of (frame, x, y)} after adding this frame's `tracks`; ids unseen for `trail_len` frames are dropped."
+    """New trails {id: deque of (frame, x, y)} after adding this frame's `tracks`; ids unseen for `trail_len` frames are
+    dropped."""
     new = {}
     for tid, pts in trails.items():
         if pts and frame - pts[-1][0] < trail_len: new[tid] = deque(pts, maxlen=trail_len)
@@ -90,7 +92,8 @@ def as_rows(results) -> np.ndarray:
     if isinstance(results, (str, os.PathLike)): return read_mot_txt(results)
     r = np.asarray(results, np.float64)
     if r.size == 0: return np.zeros((0, 9))
-    if r.ndim != 2 or r.shape[1] < 6: raise MotlibError(f"results must be (N, 6..10) MOTChallenge rows, got shape {r.shape}")
+    if r.ndim != 2 or r.shape[1] < 6:
+        raise MotlibError(f"results must be (N, 6..10) MOTChallenge rows, got shape {r.shape}")
     return r
 
 def rows_to_tracks(rows) -> dict[int, Tracks]:
@@ -126,34 +129,41 @@ class _VideoSink:
             tmp_cm = atomic_path(final, suffix=ext)        # OpenCV picks the container from the extension: keep it
             tmp = tmp_cm.__enter__()
             vw = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), self.fps, (w, h))
-            if vw.isOpened(): self.writer, self.final, self._tmp, self.size = vw, final, tmp_cm, (w, h); return
-            vw.release(); tmp_cm.__exit__(MotlibError, MotlibError('codec unavailable'), None)
+            if vw.isOpened():
+                self.writer, self.final, self._tmp, self.size = vw, final, tmp_cm, (w, h)
+                return
+            vw.release()
+            tmp_cm.__exit__(MotlibError, MotlibError('codec unavailable'), None)
         raise MotlibError(f"{self.path}: no video codec could be opened (tried {[c for c, _ in self.codecs]})")
 
 # %% ../../nbs/21_viz_player.ipynb #38dcc55c
-def _sink_write(self: _VideoSink, image):
+@patch
+def write(self: _VideoSink, image):
     im = _check_image(image)
     h, w = im.shape[:2]
     if self.writer is None: self._open(w, h)
     elif (w, h) != self.size:
-        raise MotlibError(f"{self.path}: frame {self.n_frames + 1} is {w}x{h}, the video is {self.size[0]}x{self.size[1]}")
+        vw, vh = self.size
+        raise MotlibError(f"{self.path}: frame {self.n_frames + 1} is {w}x{h}, the video is {vw}x{vh}")
     self.writer.write(np.ascontiguousarray(im[:, :, ::-1]))   # OpenCV wants BGR
     self.n_frames += 1
 
-def _sink_close(self: _VideoSink) -> Path | None:
+@patch
+def close(self: _VideoSink) -> Path | None:
     "Release the writer and move the file to its final name; returns that name (None when nothing was written)."
     if self.writer is None: return None
-    self.writer.release(); self.writer = None
+    self.writer.release()
+    self.writer = None
     self._tmp.__exit__(None, None, None)
     return self.final
 
-def _sink_abort(self: _VideoSink) -> None:
+@patch
+def abort(self: _VideoSink) -> None:
     "Release the writer and delete the temporary file: an existing video of the same name stays as it was."
     if self.writer is None: return
-    self.writer.release(); self.writer = None
+    self.writer.release()
+    self.writer = None
     self._tmp.__exit__(MotlibError, MotlibError('aborted'), None)
-
-_VideoSink.write, _VideoSink.close, _VideoSink.abort = _sink_write, _sink_close, _sink_abort
 
 # %% ../../nbs/21_viz_player.ipynb #02544081
 def write_video(path, frames, fps: float = 30.0, codecs=CODECS) -> Path:
@@ -183,7 +193,8 @@ def read_video(path) -> list[np.ndarray]:
 
 # %% ../../nbs/21_viz_player.ipynb #7b46766a
 class TrackVideoWriter:
-    "Write frames annotated with tracks (coloured boxes, ids, trails) to a video: `with TrackVideoWriter(p, fps) as w: w.write(img, tracks)`."
+    """Write frames annotated with tracks (coloured boxes, ids, trails) to a video: `with TrackVideoWriter(p, fps) as w:
+    w.write(img, tracks)`."""
     def __init__(self, path, fps: float = 30.0, trail_len: int = 30, show_ids: bool = True, codecs=CODECS):
         self.sink, self.trail_len, self.show_ids = _VideoSink(path, fps, codecs), trail_len, show_ids
         self.trails, self.frame, self.path = {}, 0, None
@@ -225,7 +236,8 @@ def _annotate(image, seq, t, by_frame, trail_len, gt):
 # %% ../../nbs/21_viz_player.ipynb #0ff672e5
 def render_results(source, results, out_path, fps: float | None = None, trail_len: int = 30,
                    gt: bool = False, max_frames: int | None = None) -> Path:
-    "Write an annotated video of `source` (Sequence, folder or video) with `results` (rows or file; None: ground truth)."
+    """Write an annotated video of `source` (Sequence, folder or video) with `results` (rows or file; None: ground
+    truth)."""
     seq = Sequence(source) if not isinstance(source, Sequence) and (Path(source)/'seqinfo.ini').is_file() else source
     if (results is None or gt) and not isinstance(seq, Sequence):
         raise MotlibError(f"{source}: ground truth needs a MOTChallenge sequence")
@@ -247,8 +259,10 @@ def encode_image(image, fmt: str = 'jpeg', quality: int = 90) -> bytes:
 
 # %% ../../nbs/21_viz_player.ipynb #50a558c9
 class TrackPlayer:
-    "An ipywidgets player for `sequence` with `results` (rows or file; None: ground truth); `gt=True` overlays gt boxes."
-    def __init__(self, sequence, results=None, gt: bool = False, trail_len: int = 30, width: int | None = None, fmt: str = 'jpeg'):
+    """An ipywidgets player for `sequence` with `results` (rows or file; None: ground truth); `gt=True` overlays gt
+    boxes."""
+    def __init__(self, sequence, results=None, gt: bool = False, trail_len: int = 30, width: int | None = None,
+                 fmt: str = 'jpeg'):
         import ipywidgets as W
         self.seq = sequence if isinstance(sequence, Sequence) else Sequence(sequence)
         self.by_frame = None if results is None else rows_to_tracks(results)
@@ -265,23 +279,25 @@ class TrackPlayer:
         self.show(1)
 
 # %% ../../nbs/21_viz_player.ipynb #b71713c3
-def _render(self: TrackPlayer, t: int) -> np.ndarray:
+@patch
+def render(self: TrackPlayer, t: int) -> np.ndarray:
     "Frame `t` (1-based) with its tracks drawn, as an RGB array."
     if not 1 <= t <= len(self.seq): raise MotlibError(f"{self.seq.name}: frame {t} is outside 1..{len(self.seq)}")
-    by_frame = self.by_frame if self.by_frame is not None else {f: gt_tracks(self.seq, f) for f in range(max(1, t - self.trail_len + 1), t + 1)}
+    if self.by_frame is not None: by_frame = self.by_frame
+    else: by_frame = {f: gt_tracks(self.seq, f) for f in range(max(1, t - self.trail_len + 1), t + 1)}
     return _annotate(self.seq.image(t), self.seq, t, by_frame, self.trail_len, self.gt and self.by_frame is not None)
 
-def _frame_bytes(self: TrackPlayer, t: int) -> bytes: return encode_image(self.render(t), self.fmt)
+@patch
+def frame_bytes(self: TrackPlayer, t: int) -> bytes: return encode_image(self.render(t), self.fmt)
 
-def _show(self: TrackPlayer, t: int):
+@patch
+def show(self: TrackPlayer, t: int):
     "Draw frame `t` into the image widget."
     self.image.value = self.frame_bytes(t)
     n = len((self.by_frame or {}).get(t, Tracks.empty())) if self.by_frame is not None else len(self.seq.gt_frame(t))
     self.label.value = f"{self.seq.name} &nbsp; frame {t}/{len(self.seq)} &nbsp; {n} tracks"
 
-TrackPlayer.render, TrackPlayer.frame_bytes, TrackPlayer.show = _render, _frame_bytes, _show
+@patch
 def _ipython_display_(self: TrackPlayer):
     from IPython.display import display
     display(self.widget)
-
-TrackPlayer._ipython_display_ = _ipython_display_
