@@ -4,7 +4,7 @@
 
 # %% ../nbs/22_pipeline.ipynb #a23f6790
 from __future__ import annotations
-import importlib, json, time, warnings
+import copy, importlib, json, time, warnings
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -14,9 +14,9 @@ from .data.mot import Sequence, list_sequences, write_results
 from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbox_boxes, as_sequences
 
 # %% auto #0
-__all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'ModelDetector',
-           'track_source', 'PublicDetector', 'track_and_score', 'MethodSpec', 'frame_dataset', 'split_overrides',
-           'method_configs', 'train_method', 'read_run_meta', 'load_trained', 'load_weights']
+__all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'tracker_min_score',
+           'ModelDetector', 'track_source', 'PublicDetector', 'track_and_score', 'MethodSpec', 'frame_dataset',
+           'split_overrides', 'method_configs', 'train_method', 'read_run_meta', 'load_trained', 'load_weights']
 
 # %% ../nbs/22_pipeline.ipynb #8536ecfe
 TRACKERS = {  # the one tracker registry: name -> (module, config class, tracker class)
@@ -70,16 +70,34 @@ def track_sequences(sequences, detect, out_dir, tracker: str = 'jde', preset: st
     return paths
 
 # %% ../nbs/22_pipeline.ipynb #fab8a5cf
+def tracker_min_score(tracker) -> float | None:
+    "The lowest detection score `tracker` reads (BYTE's low threshold), or None when it reads what it is given."
+    c = getattr(tracker, 'cfg', None)
+    if getattr(c, 'byte', False): return float(c.byte_low_thresh)            # JDE/FairMOT tracker with BYTE
+    if hasattr(c, 'low_thresh'): return float(c.low_thresh)                 # the motion-only `byte` tracker
+    return None
+
 class ModelDetector:
     "Wrap a model with `detect(images)`: frames in (RGB uint8), `Detections` in frame pixels out."
-    def __init__(self, model, size, device='auto'):
+    def __init__(self, model, size, device='auto', conf_thres: float | None = None):
         self.device = get_device(device)
         self.model, self.size = model.to(self.device).eval(), tuple(size)
+        self.conf_thres = conf_thres        # None: the model's own score threshold
+
+    def for_tracker(self, tracker) -> ModelDetector:
+        "This detector, or a copy that also returns the low-score boxes `tracker` reads (BYTE's second round)."
+        low = tracker_min_score(tracker)
+        own = getattr(getattr(self.model, 'cfg', None), 'conf_thres', None)
+        if low is None or (own is not None and own <= low): return self
+        out = copy.copy(self)
+        out.conf_thres = low
+        return out
 
     @torch.inference_mode()
     def __call__(self, image: np.ndarray, frame: int | None = None) -> Detections:
         x, ratio, pad = prepare_frame(image, self.size)
-        d = self.model.detect(x[None].to(self.device))[0]
+        x = x[None].to(self.device)
+        d = (self.model.detect(x) if self.conf_thres is None else self.model.detect(x, conf_thres=self.conf_thres))[0]
         return Detections(unletterbox_boxes(d.boxes, ratio, pad), d.scores, d.embeddings, d.labels, frame)
 
     def on_sequence(self, source):
@@ -94,6 +112,7 @@ def track_source(detector, source, tracker='jde', preset: str | None = None, ove
     from motlib.viz.player import TrackVideoWriter
     fps_in = frame_rate_of(source)
     trk = build_tracker(tracker, fps_in, preset, overrides) if isinstance(tracker, str) else tracker
+    if isinstance(detector, ModelDetector): detector = detector.for_tracker(trk)
     results, busy, writer = [], 0.0, TrackVideoWriter(video, fps=fps_in) if video else None
     try:
         for t, im in (bar := tqdm(iter_frames(source), desc='tracking', disable=not progress)):
@@ -144,10 +163,11 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
     out = Path(results_dir)
     if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
     results, busy, n = {}, 0.0, 0
-    dets, gts, embs, keys = [], [], [], []
+    dets, gts, vis, embs, keys = [], [], [], [], []
     for seq in tqdm(seqs, desc='sequences', disable=not progress):
         trk, res = build_tracker(tracker, seq.frame_rate, preset, overrides), []
-        for t, _, d, dt in _frames_and_dets(detector, seq):
+        det = detector.for_tracker(trk) if isinstance(detector, ModelDetector) else detector
+        for t, _, d, dt in _frames_and_dets(det, seq):
             t0 = time.perf_counter()
             res.append((t, trk.update(d)))
             busy, n = busy + dt + time.perf_counter() - t0, n + 1
@@ -155,6 +175,7 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
             g = seq.gt_frame(t)
             dets.append(d)
             gts.append(g.boxes)
+            vis.append(g.vis)
             if len(d) and d.embeddings is not None:
                 m = match_to_gt(d.boxes, g.boxes, 0.5)
                 embs.append(d.embeddings[m[:, 0]].astype(np.float32))
@@ -165,7 +186,7 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
     return dict(metrics=evaluate(seqs, out), fps=n / max(busy, 1e-9), frames=n,
-                dets=dets if collect else None, gts=gts if collect else None,
+                dets=dets if collect else None, gts=gts if collect else None, gt_vis=vis if collect else None,
                 embeddings=(np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32)) if collect else None,
                 emb_ids=np.array([uniq[k] for k in keys], np.int64) if collect else None)
 

@@ -115,3 +115,28 @@ def test_weights_hook_is_wired_for_fairmot(tmp_path):
     with pytest.raises(MotlibError, match='no such weights file'): load_weights('fairmot', tmp_path/'nope.pth')
     (tmp_path/'junk.pth').write_bytes(b'not a checkpoint')
     with pytest.raises(MotlibError, match='junk.pth'): load_weights('fairmot', tmp_path/'junk.pth')
+
+
+def test_model_detector_lowers_its_threshold_for_byte_only():
+    "A BYTE tracker gets the low-score boxes it reads; the paper's tracker gets the model's own threshold."
+    from types import SimpleNamespace
+    from motlib.pipeline import ModelDetector, build_tracker, tracker_min_score
+    seen = []
+    class Fake(torch.nn.Module):
+        cfg = SimpleNamespace(conf_thres=0.4)
+        def detect(self, x, conf_thres=None):
+            seen.append(conf_thres)
+            s = np.array([0.9, 0.3, 0.05], np.float32)
+            keep = s > (self.cfg.conf_thres if conf_thres is None else conf_thres)
+            b = np.array([[0, 0, 10, 20], [20, 0, 30, 20], [40, 0, 50, 20]], np.float32)
+            return [Detections(b[keep], s[keep], np.ones((int(keep.sum()), 4), np.float32))]
+    det = ModelDetector(Fake(), (64, 32), 'cpu')
+    paper, byte = build_tracker('jde', 30, 'fairmot'), build_tracker('jde', 30, 'fairmot_byte')
+    assert tracker_min_score(paper) is None and tracker_min_score(byte) == pytest.approx(0.1)
+    assert det.for_tracker(paper) is det
+    low = det.for_tracker(byte)
+    assert low is not det and low.conf_thres == pytest.approx(0.1) and det.conf_thres is None
+    im = np.zeros((32, 64, 3), np.uint8)
+    assert len(det(im, 1)) == 1 and len(low(im, 1)) == 2
+    assert seen == [None, pytest.approx(0.1)]
+    assert tracker_min_score(build_tracker('byte', 30)) == pytest.approx(0.1)
