@@ -214,3 +214,46 @@ def test_channels_last_gives_the_same_outputs():
     b = _batch()
     b['images'] = b['images'].contiguous(memory_format=torch.channels_last)
     assert torch.isfinite(m.loss(b)['loss'])
+
+
+def test_frozen_stages_keep_the_stem_fixed():
+    "frozen_stages=1 (the quick preset): MobileNetV2 features[0:4] get no gradient, the rest does; bad values are errors."
+    m = build_jde(JDEConfig(**SMALL, frozen_stages=1), num_ids=4)
+    stem = m.trunk.stages[0]
+    assert not any(p.requires_grad for p in stem[:4].parameters())
+    assert all(p.requires_grad for p in stem[4:].parameters()) and all(p.requires_grad for p in m.head.parameters())
+    m.loss(_batch())['loss'].backward()
+    assert all(p.grad is None for p in stem[:4].parameters())
+    assert all(p.requires_grad for p in build_jde(JDEConfig(**SMALL), num_ids=4).trunk.parameters())
+    from motlib.core import make_config
+    q = make_config(JDEConfig, 'quick')
+    assert (q.frozen_stages, q.anchor_ref_width) == (1, 408)
+    for bad in (dict(frozen_stages=5), dict(frozen_stages=-1), dict(frozen_stages=1, backbone='darknet53')):
+        with pytest.raises(ConfigError, match='frozen_stages'): JDEConfig(**{**SMALL, **bad})
+
+
+def test_quick_anchor_scale_gives_off_grid_people_an_anchor():
+    "A 23 x 61 person half a stride-16 cell off the grid: no positive anchor at the paper's scale, some at the quick one."
+    box = torch.tensor([[92.5, 73.5, 115.5, 134.5]])                     # centre (104, 104)
+    paper = JDEConfig(backbone='mobilenetv2', input_size=(320, 192))
+    quick = JDEConfig(backbone='mobilenetv2', input_size=(320, 192), anchor_ref_width=408)
+    assert positive_anchor_stats(box, paper)['pos'].item() == 0
+    assert positive_anchor_stats(box, quick)['pos'].item() > 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_jde_trains_on_cuda(tmp_path):
+    "A few steps of the quick preset on the GPU through the shared engine (bf16 autocast): finite, decreasing loss."
+    import csv
+    from motlib.data.synth import generate
+    from motlib.pipeline import load_trained, train_method
+    generate(tmp_path / 's', 'tiny', ('train',), 0, ['frames=6', 'seqs_train=1'], reid=False)
+    train_method('jde', 'quick', tmp_path / 's', tmp_path / 'gpu',
+                 ['pretrained=false', 'frozen_stages=0', 'max_steps=30', 'batch_size=4', 'progress=false',
+                  'device=cuda', 'log_every=1', 'warmup_iters=5'])
+    loss = [float(r['loss']) for r in csv.DictReader(open(tmp_path / 'gpu' / 'log.csv'))]
+    assert len(loss) >= 20 and all(math.isfinite(v) for v in loss)
+    assert sum(loss[-5:]) < sum(loss[:5])
+    model, _ = load_trained(tmp_path / 'gpu', device='cuda')
+    d = model.detect(torch.rand(1, 3, 192, 320, device='cuda'))[0]
+    assert d.embeddings is None or torch.isfinite(torch.as_tensor(d.embeddings)).all()

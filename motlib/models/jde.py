@@ -37,6 +37,7 @@ class JDEConfig:
     "JDE model hyper-parameters; defaults are the paper's (003, sections 3-4) and, where it is silent, its code's."
     backbone: str = 'darknet53'       # one of BACKBONES; 'fairmot-<name>': FairMOT's backbone, one stride
     pretrained: bool = False          # local ImageNet weights (MobileNetV2 only; nothing is downloaded)
+    frozen_stages: int = 0            # first MobileNetV2 stages (strides 2-4, 8, 16, 32) kept at their pretrained weights
     input_size: tuple = (1088, 608)   # network input (width, height), both multiples of 32
     strides: tuple = (8, 16, 32)      # heads: (8, 16, 32) for the FPNs; (2,), (4,) or (8,) for fairmot-*
     fpn_channels: int = 128           # width of the MobileNetV2 FPN levels (DarkNet's are 128, 256, 512 as in the cfg)
@@ -60,8 +61,8 @@ class JDEConfig:
 
     @staticmethod
     def presets():
-        return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), fpn_channels=64,
-                               emb_dim=128, normalize_input=True), full={})
+        return dict(quick=dict(backbone='mobilenetv2', pretrained=True, frozen_stages=1, input_size=(320, 192),
+                               fpn_channels=64, emb_dim=128, anchor_ref_width=408, normalize_input=True), full={})
 
 # %% ../../nbs/13_models_jde.ipynb #ffc24b3c
 def _short(v, n: int = 60) -> str:
@@ -80,6 +81,10 @@ def _check_jde_config(c: JDEConfig):
             raise ConfigError(f"JDEConfig.{k} must be True or False, got {_short(getattr(c, k))}")
     if c.pretrained and not c.backbone.endswith('mobilenetv2'):
         raise ConfigError(f"JDEConfig.pretrained: only MobileNetV2 has local ImageNet weights, not {c.backbone!r}")
+    if not _is_int(c.frozen_stages) or not 0 <= c.frozen_stages <= 4:
+        raise ConfigError(f"JDEConfig.frozen_stages must be an integer 0-4, got {_short(c.frozen_stages)}")
+    if c.frozen_stages and not c.backbone.endswith('mobilenetv2'):
+        raise ConfigError(f"JDEConfig.frozen_stages: only MobileNetV2 can keep stages frozen, not {c.backbone!r}")
     size = c.input_size
     if not isinstance(size, (tuple, list)) or len(size) != 2 or any(not _is_int(v) or v < 32 or v % 32 for v in size):
         raise ConfigError(f"JDEConfig.input_size must be (width, height), positive multiples of 32; got {_short(size)}")
@@ -119,7 +124,8 @@ def _check_jde_config(c: JDEConfig):
 
 # %% ../../nbs/13_models_jde.ipynb #68d98de4
 TRAIN_PRESETS = dict(
-    quick=dict(optimizer='adam', lr=1e-3, batch_size=8, epochs=12, lr_steps=(9,), warmup_iters=50, log_every=10),
+    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=7, schedule='cosine', warmup_iters=50, channels_last=True,
+               log_every=10),
     full=dict(optimizer='sgd', lr=1e-2, momentum=0.9, weight_decay=1e-4, batch_size=64, epochs=30, lr_steps=(15, 23),
               warmup_iters=1000, warmup='quartic'))
 
@@ -207,12 +213,14 @@ class DarkNetFPN(nn.Module):
 class MobileNetV2FPN(nn.Module):
     "MobileNetV2 trunk (optionally ImageNet-initialised from a local file) + torchvision's FPN at strides 8, 16, 32."
     TAPS, CHANNELS = ((0, 7), (7, 14), (14, 18)), (32, 96, 320)
-    def __init__(self, pretrained: bool = False, out_channels: int = 128):
+    FROZEN_ENDS = (0, 4, 7, 14, 18)        # frozen_stages -> features[:end] frozen (FairMOT's stages: strides 4, 8, 16, 32)
+    def __init__(self, pretrained: bool = False, out_channels: int = 128, frozen_stages: int = 0):
         super().__init__()
         f = torchvision.models.mobilenet_v2(weights=None).features
         if pretrained:
             from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
             load_pretrained(f, mobilenet_v2_imagenet_path())
+        f[:self.FROZEN_ENDS[frozen_stages]].requires_grad_(False)     # no gradient, no backward through them
         self.stages = nn.ModuleList([f[a:b] for a, b in self.TAPS])
         self.fpn = FeaturePyramidNetwork(list(self.CHANNELS), out_channels)
         self.out_channels = (out_channels,) * 3
@@ -226,9 +234,9 @@ class MobileNetV2FPN(nn.Module):
 
 class FairMOTTrunk(nn.Module):
     "FairMOT's backbone (stride 4) brought to stride 2 (bilinear up-sampling + conv) or 8 (stride-2 conv): one map."
-    def __init__(self, name: str, stride: int = 4, pretrained: bool = False):
+    def __init__(self, name: str, stride: int = 4, pretrained: bool = False, frozen_stages: int = 0):
         super().__init__()
-        self.body = fairmot_backbone(FairMOTConfig(backbone=name, pretrained=pretrained))
+        self.body = fairmot_backbone(FairMOTConfig(backbone=name, pretrained=pretrained, frozen_stages=frozen_stages))
         c = self.body.out_channels
         if stride == 4: self.resample = nn.Identity()
         elif stride == 8: self.resample = conv_bn_relu(c, c, 3, stride=2)
@@ -241,8 +249,8 @@ class FairMOTTrunk(nn.Module):
 def build_trunk(cfg: JDEConfig) -> nn.Module:
     "The backbone + FPN named by `cfg.backbone`: it has `out_channels` (one per stride) and returns a list of maps."
     if cfg.backbone == 'darknet53': return DarkNetFPN()
-    if cfg.backbone == 'mobilenetv2': return MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels)
-    return FairMOTTrunk(cfg.backbone[len('fairmot-'):], cfg.strides[0], cfg.pretrained)
+    if cfg.backbone == 'mobilenetv2': return MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels, cfg.frozen_stages)
+    return FairMOTTrunk(cfg.backbone[len('fairmot-'):], cfg.strides[0], cfg.pretrained, cfg.frozen_stages)
 
 # %% ../../nbs/13_models_jde.ipynb #6b70a489
 class AnchorHead(nn.Module):
