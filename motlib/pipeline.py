@@ -221,6 +221,8 @@ METHODS = {  # the one method registry
                           tracker='jde', tracker_preset='fairmot', load_weights='load_authors_fairmot'),
     'jde': MethodSpec('motlib.models.jde', 'JDEConfig', 'TRAIN_PRESETS', 'build_jde', 'jde_dataset',
                       tracker='jde', tracker_preset='jde', load_weights='load_authors_jde'),
+    'sde': MethodSpec('motlib.models.jde', 'SDEConfig', 'TRAIN_PRESETS', 'build_sde', 'jde_dataset',   # nb 13: JDE's
+                      tracker='jde', tracker_preset='jde'),    # detector alone + a re-ID network on crops
     'reid': MethodSpec('motlib.models.reid', 'ReIDConfig', 'TRAIN_PRESETS', 'build_reid', 'reid_dataset',   # a teacher (nb 17):
                        tracker='jde', tracker_preset='fairmot'),    # trained on data/reid, never tracks by itself
     'qdtrack': MethodSpec('motlib.models.qdtrack', 'QDTrackConfig', 'TRAIN_PRESETS', 'build_qdtrack', 'qdtrack_dataset',

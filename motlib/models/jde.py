@@ -5,7 +5,7 @@
 # %% ../../nbs/13_models_jde.ipynb #94d11669
 from __future__ import annotations
 import math, numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 import torch, torchvision
 from torch import nn
@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection._utils import BoxCoder, Matcher
 from torchvision.ops import FeaturePyramidNetwork, box_iou, nms
+from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig, bilinear_upsample, conv_bn_relu,
                                    build_backbone as fairmot_backbone, default_emb_scale, id_loss, uncertainty_total)
@@ -22,8 +23,8 @@ __all__ = ['JDE_ANCHORS', 'BACKBONES', 'EMB_LOSSES', 'WEIGHTINGS', 'TASKS', 'TRA
            'TemplateAnchors', 'conv_bn_leaky', 'DarkResidual', 'DarkNet53', 'YOLONeck', 'DarkNetFPN', 'MobileNetV2FPN',
            'FairMOTTrunk', 'build_trunk', 'AnchorHead', 'match_level', 'build_targets', 'triplet_loss',
            'upper_bound_loss', 'LossWeighting', 'JDE', 'merge_pairs', 'build_jde', 'collate_flat_pairs', 'jde_dataset',
-           'authors_plan', 'authors_jde_state_dict', 'jde_from_authors', 'load_authors_jde', 'positive_anchor_stats',
-           'centre_cell_offsets']
+           'SDEConfig', 'SDE', 'build_sde', 'authors_plan', 'authors_jde_state_dict', 'jde_from_authors',
+           'load_authors_jde', 'positive_anchor_stats', 'centre_cell_offsets']
 
 # %% ../../nbs/13_models_jde.ipynb #df708f19
 JDE_ANCHORS = (8, 24, 11, 34, 16, 48, 23, 68, 32, 96, 45, 135, 64, 192, 90, 271, 128, 384, 180, 540, 256, 640, 512, 640)
@@ -420,7 +421,8 @@ def _emb_loss(self: JDE, emb: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     fn = triplet_loss if self.cfg.emb_loss == 'triplet' else upper_bound_loss
     return fn(f, ids[valid]) + emb.sum() * 0
 
-def _loss(self: JDE, batch: dict) -> dict:
+@patch
+def loss(self: JDE, batch: dict) -> dict:
     "Losses of a frame batch (or a pair batch): {'loss', 'cls', 'box', 'emb'} summed over heads, + per head and the s."
     cfg, batch = self.cfg, merge_pairs(batch)
     top = max((int(torch.as_tensor(i).max()) for i in batch['ids'] if len(i)), default=-1)
@@ -452,12 +454,11 @@ def _loss(self: JDE, batch: dict) -> dict:
             for j, k in enumerate(self.weighting.tasks): L[f's_{k}_{s}'] = self.weighting.s[i, j].detach()
     return L
 
-JDE.loss = _loss
-
 # %% ../../nbs/13_models_jde.ipynb #b524353c
-def _decode(self: JDE, out: list, device=None) -> list[dict]:
+def _decode(self: JDE, out: list, device=None, conf_thres: float | None = None) -> list[dict]:
     "Per image: dict(boxes (n, 4) xyxy input pixels, scores, L2-normalised embeddings) after the threshold and NMS."
     cfg = self.cfg
+    thres = cfg.conf_thres if conf_thres is None else conf_thres
     anchors = self.head.anchors(out, device)
     B = out[0]['box'].shape[0]
     res = []
@@ -465,7 +466,7 @@ def _decode(self: JDE, out: list, device=None) -> list[dict]:
         boxes, scores, embs = [], [], []
         for o, anc, a in zip(out, anchors, self.head.num_anchors):
             sc = o['cls'][b].float().softmax(-1)[:, 1]
-            keep = torch.nonzero(sc > cfg.conf_thres)[:, 0]
+            keep = torch.nonzero(sc > thres)[:, 0]
             boxes.append(self.coder.decode_single(o['box'][b, keep].float(), anc[keep]))
             scores.append(sc[keep])
             embs.append(o['emb'][b, keep // a].float())
@@ -474,16 +475,16 @@ def _decode(self: JDE, out: list, device=None) -> list[dict]:
         res.append(dict(boxes=bx[k], scores=sc[k], embeddings=F.normalize(em[k], dim=1)))
     return res
 
+@patch
 @torch.no_grad()
-def _detect(self: JDE, images: torch.Tensor) -> list[Detections]:
+def detect(self: JDE, images: torch.Tensor, conf_thres: float | None = None) -> list[Detections]:
     "One `Detections` per image: xyxy boxes in input pixels, foreground scores, L2-normalised embeddings."
     was_training = self.training
     self.eval()
     try: out = self(images)
     finally: self.train(was_training)
-    return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in _decode(self, out, images.device)]
-
-JDE.detect = _detect
+    dets = _decode(self, out, images.device, conf_thres)      # a tracker with BYTE asks for lower scores
+    return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in dets]
 
 # %% ../../nbs/13_models_jde.ipynb #425407f1
 def build_jde(cfg: JDEConfig | None = None, num_ids: int | None = None, preset: str | None = None,
@@ -506,6 +507,52 @@ def jde_dataset(sequences, cfg: JDEConfig, augment: bool = True):
     ds = PairDataset(sequences, size=cfg.input_size, aug=aug, ref_range=1)
     ds.collate_fn = collate_flat_pairs
     return ds
+
+# %% ../../nbs/13_models_jde.ipynb #e89d2de4
+@dataclass
+class SDEConfig(JDEConfig):
+    "JDE's detector alone + a separate re-ID network on crops (paper 003, Fig. 3); `reid`: a re-ID run or 'mobilenetv2'."
+    reid: str = 'mobilenetv2'         # a `motlib-train reid` run folder / checkpoint, or 'mobilenetv2' (ImageNet only)
+
+    def __post_init__(self):
+        if not isinstance(self.reid, str) or not self.reid:
+            raise ConfigError(f"SDEConfig.reid must be a re-ID run folder or 'mobilenetv2', got {_short(self.reid)}")
+        _check_jde_config(self)
+
+class SDE(nn.Module):
+    "Separate detection and embedding: `detector.detect` boxes, then `reid` embeddings of their crops (one per box)."
+    def __init__(self, detector: nn.Module, reid: nn.Module, cfg: SDEConfig | None = None):
+        super().__init__()
+        self.detector, self.reid, self.cfg = detector, reid.eval(), cfg
+        self.reid.requires_grad_(False)
+
+    def train(self, mode: bool = True):
+        "Train mode for the detector only; the re-ID network stays frozen in eval mode."
+        super().train(mode)
+        self.reid.eval()
+        return self
+
+    def loss(self, batch: dict) -> dict: return self.detector.loss(batch)
+
+@patch
+@torch.no_grad()
+def detect(self: SDE, images: torch.Tensor, conf_thres: float | None = None) -> list[Detections]:
+    "The detector's boxes and scores; embeddings from the re-ID network on each box's crop of `images` ([0, 1] RGB)."
+    from motlib.models.reid import crop_embed
+    out = []
+    for img, d in zip(images, self.detector.detect(images, conf_thres)):
+        frame = (img.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        tlwh = d.boxes.copy()
+        tlwh[:, 2:] -= tlwh[:, :2]
+        out.append(Detections(d.boxes, d.scores, crop_embed(self.reid, frame, tlwh)))
+    return out
+
+def build_sde(cfg: SDEConfig | None = None, num_ids: int | None = None) -> SDE:
+    "An `SDE`: a `JDE` detector without identities (`num_ids` is ignored) + the re-ID network `cfg.reid`."
+    from motlib.models.reid import load_reid
+    cfg = cfg or SDEConfig()
+    jcfg = JDEConfig(**{f.name: getattr(cfg, f.name) for f in fields(JDEConfig)})
+    return SDE(JDE(replace(jcfg, num_ids=0)), load_reid(cfg.reid), cfg)
 
 # %% ../../nbs/13_models_jde.ipynb #c18e2c6c
 def authors_plan(num_levels: int = 3) -> tuple[dict, dict]:
