@@ -168,7 +168,14 @@ def _association_args(p):
     p.add_argument('--warmup', type=int, default=20)
     p.add_argument('--trackers', nargs='+', default=['sort', 'jde', 'qd', 'deepsort'], choices=sorted(ASSOCIATION_TRACKERS))
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--report', default='reports/bench_association.md', help="Markdown report ('' for none)")
+    p.add_argument('--report', default=None, help="Markdown report ('' for none; default reports/bench_association.md, "
+                   "with --peers reports/bench_association_peers.md)")
+    p.add_argument('--peers', action='store_true', help='accuracy and update time on public detections beside BoxMOT '
+                   '(ByteTrack, OC-SORT, BoT-SORT; pip install -e ".[bench]"), see motlib.track.public')
+    p.add_argument('--root', default='data/synth-mot17/val', help='--peers: MOTChallenge root or sequence folder with det and gt')
+    p.add_argument('--public-trackers', nargs='+', default=['sort', 'byte'], metavar='NAME[:PRESET]',
+                   help='--peers: motlib trackers (registry names)')
+    p.add_argument('--interpolate', type=int, default=0, metavar='N', help='--peers: offline gap filling of motlib trackers')
     p.add_argument('--plot', default='', help='PNG plot file (optional)')
     p.add_argument('--note', default='', help='a line added to the report')
 
@@ -210,6 +217,14 @@ def bench_main(argv=None) -> int:
             print(f"motlib-bench: error: {e}", file=sys.stderr)
             return 2
         return 0
+    if a.peers:
+        from motlib.track.public import peers_main
+        try: peers_main(a, command)
+        except MotlibError as e:
+            print(f"motlib-bench: error: {e}", file=sys.stderr)
+            return 2
+        return 0
+    a.report = 'reports/bench_association.md' if a.report is None else a.report
     try: df = bench_association(a.objects, a.frames, a.trackers, a.warmup, seed=a.seed, progress=True)
     except MotlibError as e: print(f"motlib-bench: error: {e}", file=sys.stderr); return 2
     print(df.round(3).to_string(index=False))
