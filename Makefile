@@ -38,5 +38,10 @@ pytest: $(STAMP)
 
 test: check-sync nbtest pytest
 
+# the course as a static site in _docs/ (nbconvert, offline), then checked in headless Chromium when it is installed:
+# every page loads with no console error, every figure loads, every link resolves; screenshots in reports/docs/
 docs: $(STAMP)
-	mkdir -p _docs && $(BIN)/jupyter nbconvert --to html --output-dir _docs nbs/*.ipynb
+	$(BIN)/python docs/build_docs.py --out _docs
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+	  $(BIN)/python docs/check_docs.py --site _docs --shots reports/docs; \
+	else echo "chromium not found (apt-get install chromium): the browser check is skipped"; fi
