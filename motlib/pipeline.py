@@ -225,6 +225,8 @@ METHODS = {  # the one method registry
                       tracker='jde', tracker_preset='jde'),    # detector alone + a re-ID network on crops
     'reid': MethodSpec('motlib.models.reid', 'ReIDConfig', 'TRAIN_PRESETS', 'build_reid', 'reid_dataset',   # a teacher (nb 17):
                        tracker='jde', tracker_preset='fairmot'),    # trained on data/reid, never tracks by itself
+    'tdt': MethodSpec('motlib.models.tdt', 'TDTConfig', 'TRAIN_PRESETS', 'build_tdt', 'tdt_dataset',   # nb 18: no identities
+                      tracker='jde', tracker_preset='fairmot'),    # paper 004, section 3.5: FairMOT's association
     'qdtrack': MethodSpec('motlib.models.qdtrack', 'QDTrackConfig', 'TRAIN_PRESETS', 'build_qdtrack', 'qdtrack_dataset',
                           tracker='qd', tracker_preset='qdtrack'),    # notebook 15: Faster R-CNN + quasi-dense head
 }

