@@ -91,17 +91,39 @@ def _staged(out: Path, tag: str = 'motlib-track'):
         shutil.rmtree(stage, ignore_errors=True)
         if made and not any(out.iterdir()): out.rmdir()
 
+def _track_public(a):
+    "`motlib-track public ROOT`: track the public detections of every sequence under ROOT (or of one sequence folder)."
+    from motlib.data.mot import write_results
+    from motlib.pipeline import build_tracker
+    from motlib.track.public import public_sequences, track_public, _tracker_spec
+    seqs, out, tracker = public_sequences(a.paths[1]), Path(a.out), a.tracker or 'byte'
+    name, preset = _tracker_spec(tracker)
+    build_tracker(name, None, a.preset if a.preset is not None else preset, a.overrides)   # config errors first
+    if not a.no_video and (bare := [s for s in seqs if s.img_dir is None]):
+        raise MotlibError(f"{bare[0].path}: no image folder for the video; pass --no-video")
+    with _staged(out) as stage:
+        for s in seqs:
+            video = None if a.no_video else stage/f"{s.name}.mp4"
+            res, ms = track_public(s, tracker, a.preset, a.overrides, a.interpolate, video)
+            write_results(stage/f"{s.name}.txt", res)
+            print(f"{s.name}: {len(s)} frames, tracker update {ms:.2f} ms/frame")
+    print(f"results{'' if a.no_video else ' and videos'} of {len(seqs)} sequence(s) in {out}; "
+          f"score with motlib-eval {a.paths[1]} {out}")
+
 def track_main(argv=None) -> int:
-    "Console script `motlib-track RUN INPUT | --weights FILE INPUT [--out DIR] [--no-video] [--set k=v ...] [--interpolate N]`."
+    "Console script `motlib-track RUN INPUT | --weights FILE INPUT | public ROOT [--out DIR] [--no-video] [--set k=v]`."
     ap = argparse.ArgumentParser(prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).')
     ap.add_argument('paths', nargs='+', metavar='RUN INPUT', help='run folder (or checkpoint) written by motlib-train, then the '
-                    'video file, image folder, sequence folder or root of sequences (only INPUT with --weights)')
+                    'video file, image folder, sequence folder or root of sequences (only INPUT with --weights); '
+                    'or: public ROOT, the public detections (det/det.txt or det.txt) of a MOTChallenge root or one '
+                    'sequence folder, no model')
     ap.add_argument('--weights', help="third-party weights file (e.g. the authors' fairmot_dla34.pth) instead of RUN")
     ap.add_argument('--method', default='fairmot', help='method of --weights (default fairmot)')
     ap.add_argument('--out', default='outputs/track', help='results (<name>.txt) and videos (<name>.mp4)')
     ap.add_argument('--no-video', action='store_true')
     ap.add_argument('--device', default='auto')
-    ap.add_argument('--tracker', help="tracker (default: the method's, e.g. jde for fairmot)")
+    ap.add_argument('--tracker', help="tracker NAME or NAME:PRESET (default: the method's, e.g. jde for fairmot; "
+                    "byte for public)")
     ap.add_argument('--preset', help="tracker preset (default: the method's, e.g. fairmot)")
     ap.add_argument('--set', '--tracker-set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='tracker config fields')
     ap.add_argument('--interpolate', type=int, default=0, metavar='N',
@@ -110,6 +132,8 @@ def track_main(argv=None) -> int:
     if a.interpolate < 0: ap.error(f'--interpolate must be >= 0, got {a.interpolate}')
     if len(a.paths) != (1 if a.weights else 2):
         ap.error('with --weights give only INPUT' if a.weights else 'expected RUN INPUT (or --weights FILE INPUT)')
+    if a.paths[0] == 'public' and len(a.paths) == 2 and not a.weights and not (Path('public')/'model.json').is_file():
+        return _run('motlib-track', _track_public, a)
     def go():
         from motlib.pipeline import load_trained, load_weights, ModelDetector, track_source, build_tracker, METHODS
         from motlib.data.mot import write_results
