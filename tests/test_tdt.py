@@ -169,10 +169,11 @@ def test_tdt_trains_on_cuda(data, tmp_path):
     "A few student steps on the GPU through the shared engine: finite, decreasing loss; detect on cuda works."
     import csv
     from motlib.pipeline import train_method, load_trained
-    train_method('tdt', 'quick', data, tmp_path/'gpu', ['progress=false', 'max_steps=30', 'batch_size=4', 'log_every=1',
-                                                        'device=cuda', f"label_cache={tmp_path/'cache'}"])
+    over = ['progress=false', 'max_steps=30', 'epochs=30', 'warmup_iters=5', 'batch_size=4', 'log_every=1', 'device=cuda',
+            f"label_cache={tmp_path/'cache'}"]
+    train_method('tdt', 'quick', data, tmp_path/'gpu', over)
     loss = [float(r['loss']) for r in csv.DictReader(open(tmp_path/'gpu'/'log.csv'))]
-    assert all(np.isfinite(loss)) and np.mean(loss[-5:]) < np.mean(loss[:5])
+    assert len(loss) == 30 and all(np.isfinite(loss)) and np.mean(loss[-5:]) < np.mean(loss[:5])
     model, _ = load_trained(tmp_path/'gpu', device='cuda')
     d = model.detect(torch.rand(1, 3, 192, 320, device='cuda'))
     assert len(d) == 1
