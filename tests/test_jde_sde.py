@@ -40,6 +40,7 @@ def test_sde_trains_the_detector_only():
 def test_sde_config_and_registry():
     from motlib.pipeline import METHODS, method_configs
     with pytest.raises(ConfigError, match='SDEConfig.reid'): SDEConfig(reid='')
+    with pytest.raises(ConfigError, match='does not exist'): SDEConfig(reid='no/such/reid-run')
     c = make_config(SDEConfig, 'quick', overrides=dict(pretrained=False))
     assert c.reid == 'mobilenetv2' and c.anchor_ref_width == make_config(JDEConfig, 'quick').anchor_ref_width
     m = build_sde(c, num_ids=7)

@@ -517,6 +517,8 @@ class SDEConfig(JDEConfig):
     def __post_init__(self):
         if not isinstance(self.reid, str) or not self.reid:
             raise ConfigError(f"SDEConfig.reid must be a re-ID run folder or 'mobilenetv2', got {_short(self.reid)}")
+        if self.reid != 'mobilenetv2' and not Path(self.reid).exists():
+            raise ConfigError(f"SDEConfig.reid: {self.reid} does not exist (train it first: motlib-train reid --out {self.reid})")
         _check_jde_config(self)
 
 class SDE(nn.Module):
