@@ -261,45 +261,45 @@ REPRO_PRESETS['full']['tables'].update({'qdtrack_quick': {}, 'qdtrack_ablations'
 
 # %% ../nbs/14_reproduce.ipynb #b1c0de02
 _J3 = ('AP', 'TPR', 'MOTA', 'IDs')
-_J3_QUICK = """- **Budget**: 120 steps per row (batch 8 frames, or 4 pairs of consecutive frames for the triplet losses, as the
-  paper's section 4.3) instead of 30 epochs: 6 rows x 3 seeds in about 30 CPU minutes. Detection and embeddings are
-  compared early in training, where a weighting that lets the detector learn fast wins.
+_J3_QUICK = """- **Budget**: 120 steps per row (batch 8 frames, or 4 pairs of consecutive frames for the triplet
+  losses, as the paper's section 4.3) instead of 30 epochs: 6 rows x 3 seeds in about 30 CPU minutes. Detection and
+  embeddings are compared early in training, where a weighting that lets the detector learn fast wins.
 - **App.Opt**: neither the paper nor the authors' code gives the weights its search found; ours are a stand-in,
   (w_cls = w_box = 1, w_emb = 0.1) (notebook 13, *Loss weighting*).
 - **MGDA-UB** is not implemented; the paper reports it close to Uniform (AP 8.3, MOTA 38.3). Its row is left out.
 - **Backbone**: the quick rows are the JDE quick preset (MobileNetV2-FPN from local ImageNet weights, D = 128,
   anchors scaled by 320/408), not DarkNet-53 at 1088x608."""
-_J1_QUICK = """- **The bar** of issue 9: the `JDE association` row is `motlib-train jde --preset quick` (875 steps) and must reach
-  MOTA >= 75 and IDF1 >= 75 for each seed (per-seed numbers in the raw results file), within 10 minutes of training
-  on 2 CPU cores.
+_J1_QUICK = """- **The bar** of issue 9: the `JDE association` row is `motlib-train jde --preset quick` (875 steps)
+  and must reach MOTA >= 75 and IDF1 >= 75 for each seed (per-seed numbers in the raw results file), within 10
+  minutes of training on 2 CPU cores.
 - **Density**: the paper's numbers are its low-density case (MOT-15); on the high-density CVPR19-01 it reports JDE
   33.9 FPS, MOTA 35.4, IDF1 35.5 against SORT 26.4, 35.0, 32.4. SynthMOT tiny has a few to a dozen people per frame.
 - **Speed**: FPS is detector + association; the detector dominates on a CPU, so the association's share of the
   difference is small against the noise of a shared machine. The paper's FPS are on a GPU at 1088x608."""
-_F1_QUICK = """- **Same backbone for both heads**: MobileNetV2 from local ImageNet weights with its first stage frozen (FairMOT's
-  quick backbone, `MobileNetV2Up`, stride 4; resampled to stride 2 or 8 for the anchor-based head by notebook 13's
-  `FairMOTTrunk`), instead of DLA-34. Both train with the same recipe (the two quick presets are FairMOT's), 150
-  steps per row instead of 10 epochs of the paper's large training set.
+_F1_QUICK = """- **Same backbone for both heads**: MobileNetV2 from local ImageNet weights with its first stage
+  frozen (FairMOT's quick backbone, `MobileNetV2Up`, stride 4; resampled to stride 2 or 8 for the anchor-based head
+  by notebook 13's `FairMOTTrunk`), instead of DLA-34. Both train with the same recipe (the two quick presets are
+  FairMOT's), 150 steps per row instead of 10 epochs of the paper's large training set.
 - **Anchor-free at strides 2 and 8 is not run**: motlib's FairMOT decodes at stride 4 only; its paper rows are shown
   for reference and their claims read 'not measured'.
 - **Anchor-based at stride 2** is not in the paper's table (our extra row, for its 'finer is worse' argument).
-- The anchor-based head uses JDE's 12 templates (scaled by 320/408) all at the one stride, and its learned-uncertainty
-  weighting of three tasks; the anchor-free head FairMOT's two-term weighting."""
-_SDE_QUICK = """- **SDE**: the detector is a JDE trained **without** its embedding task (the same architecture, recipe and
-  steps as the joint row); the embeddings come from a separate re-ID network on the crop of each box
-  (`motlib.models.reid`, notebook 17): the untrained ImageNet MobileNetV2 (1280-d pooled features, 256x128 crops) and
-  the OSNet-like network trained on SynthMOT's crop pool. The latter must exist first:
-  `motlib-train reid --preset quick --out runs/teachers/osnet-large` (TDT's strong teacher, the same run).
+- The anchor-based head uses JDE's 12 templates (scaled by 320/408) all at the one stride, and its
+  learned-uncertainty weighting of three tasks; the anchor-free head FairMOT's two-term weighting."""
+_SDE_QUICK = """- **SDE**: the detector is a JDE trained **without** its embedding task (the same architecture,
+  recipe and steps as the joint row); the embeddings come from a separate re-ID network on the crop of each box
+  (`motlib.models.reid`, notebook 17): the untrained ImageNet MobileNetV2 (1280-d pooled features, 256x128 crops)
+  and the OSNet-like network trained on SynthMOT's crop pool. The latter must exist first: `motlib-train reid
+  --preset quick --out runs/teachers/osnet-large` (TDT's strong teacher, the same run).
 - **Budget**: 200 steps per row for the three trainings (joint and the two SDE detectors), 3 seeds each.
-- **Speed**: FPS on a shared 2-core CPU; SDE's re-ID time grows with the number of boxes per frame, which is small on
-  SynthMOT tiny (`motlib-bench sde` measures the growth at 10, 40 and 150 people)."""
+- **Speed**: FPS on a shared 2-core CPU; SDE's re-ID time grows with the number of boxes per frame, which is small
+  on SynthMOT tiny (`motlib-bench sde` measures the growth at 10, 40 and 150 people)."""
 _WHY_SDE = 'paper 003, sec. 4.4 and Fig. 3: JDE runs faster than SDE pipelines, with close accuracy'
 _WHY_F1 = 'paper 002, sec. 1 and 4.3: anchors mis-aligned with centres hurt re-ID, more at finer strides'
-_J3_ROWS = {f"{name}, {wname}": Row(dict(emb_loss=loss, weighting=w, **({} if loss == 'ce' else dict(batch_size=4))),
-                                    what=f"embedding loss {name}, weighting {wname}")
+_J3_ROWS = {f"{name}, {wname}": Row(dict(emb_loss=loss, weighting=w), what=f"embedding loss {name}, weighting {wname}")
             for loss, name in (('triplet', 'triplet'), ('upper', 'upper bound'), ('ce', 'CE'))
             for w, wname in (('app_opt', 'App.Opt'), ('uniform', 'Uniform'), ('loss_norm', 'Loss.Norm'),
                              ('uncertainty', 'Uncertainty'))}
+_J3_PAIRS = [k for k in _J3_ROWS if not k.startswith('CE')]      # B/2 pairs of consecutive frames (sec. 4.3)
 _J3_PAPER = {'triplet, App.Opt': (81.6, 42.2, 59.5, 375), 'upper bound, App.Opt': (81.7, 44.3, 59.8, 346),
              'CE, App.Opt': (82.0, 88.2, 64.3, 223), 'CE, Uniform': (6.8, 94.8, 36.9, 366),
              'CE, Loss.Norm': (80.6, 82.1, 57.9, 321), 'CE, Uncertainty': (83.0, 90.4, 65.8, 207)}
@@ -320,7 +320,7 @@ _F1_PAPER = {'stride 2, anchor-free': (71.9, 70.3, 93, 91.7, 79.8, 87.2, 56.5),
 _F1_RUN = ('stride 2, anchor-based', 'stride 4, anchor-based', 'stride 4, anchor-free', 'stride 8, anchor-based')
 _SDE = {'JDE (joint)': Row(what='JDE quick preset: boxes and embeddings from one network'),
         'SDE, ImageNet MobileNetV2 re-ID': Row(dict(reid='mobilenetv2'), method='sde',
-                                               what='JDE detector trained alone + untrained ImageNet MobileNetV2 on crops'),
+                                               what='JDE detector alone + untrained ImageNet MobileNetV2 on crops'),
         'SDE, OSNet-like re-ID': Row(dict(reid='runs/teachers/osnet-large'), method='sde',
                                      what='JDE detector trained alone + OSNet-like re-ID trained on SynthMOT crops')}
 TABLES.update({t.name: check_table(t) for t in (
@@ -333,7 +333,7 @@ TABLES.update({t.name: check_table(t) for t in (
                             what='the same trained models, SORT (Kalman + IoU, no embeddings)')},
           paper={'JDE association': dict(FPS=46.2, MOTA=67.5, IDF1=67.6), 'SORT': dict(FPS=44.1, MOTA=66.9, IDF1=55.8)},
           caveats={'quick': _J1_QUICK}),
-    Table('fairmot_table1', 'FairMOT Table 1: anchor-based vs anchor-free heads at strides 2, 4, 8 (paper 002, sec. 4.3)',
+    Table('fairmot_table1', 'FairMOT Table 1: anchor-based vs anchor-free heads at strides 2, 4, 8 (paper 002, 4.3)',
           'fairmot', _F1, rows=_F1_ROWS, paper={k: dict(zip(_F1, v)) for k, v in _F1_PAPER.items()},
           claims=(Claim('stride 4, anchor-based', '>', 'stride 2, anchor-based', 'TPR', _WHY_F1),
                   Claim('stride 4, anchor-based', '>', 'stride 2, anchor-based', 'IDF1', _WHY_F1)),
@@ -348,12 +348,13 @@ TABLES.update({t.name: check_table(t) for t in (
 _F1_MNV2 = {r: dict(backbone='fairmot-mobilenetv2' if 'based' in r else 'mobilenetv2', pretrained=True, frozen_stages=1)
             for r in _F1_RUN}
 REPRO_PRESETS['quick']['tables'].update({
-    'jde_table3': dict(rows=tuple(_J3_PAPER), train=dict(max_steps=120)),
+    'jde_table3': dict(rows=tuple(_J3_PAPER), train=dict(max_steps=120),
+                       row_train={k: dict(batch_size=4) for k in _J3_PAIRS}),
     'jde_table1': dict(train=dict(log_every=10)),
     'fairmot_table1': dict(rows=_F1_RUN, train=dict(max_steps=150), row_train=_F1_MNV2),
     'joint_vs_sde': dict(train=dict(max_steps=200))})
 REPRO_PRESETS['full']['tables'].update({
-    'jde_table3': {}, 'jde_table1': {}, 'joint_vs_sde': {},
+    'jde_table3': dict(row_train={k: dict(batch_size=32) for k in _J3_PAIRS}), 'jde_table1': {}, 'joint_vs_sde': {},
     'fairmot_table1': dict(rows=_F1_RUN, train=dict(optimizer='adam', lr=1e-4, batch_size=12, epochs=10, lr_steps=(),
                                                     warmup_iters=0))})
 

@@ -249,7 +249,7 @@ def test_jde_trains_on_cuda(tmp_path):
     from motlib.pipeline import load_trained, train_method
     generate(tmp_path / 's', 'tiny', ('train',), 0, ['frames=6', 'seqs_train=1'], reid=False)
     train_method('jde', 'quick', tmp_path / 's', tmp_path / 'gpu',
-                 ['pretrained=false', 'frozen_stages=0', 'max_steps=30', 'batch_size=4', 'progress=false',
+                 ['pretrained=false', 'frozen_stages=0', 'max_steps=30', 'epochs=100', 'batch_size=4', 'progress=false',
                   'device=cuda', 'log_every=1', 'warmup_iters=5'])
     loss = [float(r['loss']) for r in csv.DictReader(open(tmp_path / 'gpu' / 'log.csv'))]
     assert len(loss) >= 20 and all(math.isfinite(v) for v in loss)
