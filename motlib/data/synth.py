@@ -17,8 +17,8 @@ from .mot import SeqInfo, write_seqinfo, write_mot_txt
 __all__ = ['CLOTH', 'HAIR_NAMES', 'CLOTH_NAMES', 'SKIN', 'HAIR', 'PATTERNS', 'PATTERN_P', 'HEIGHTS', 'BUILDS', 'BOTTOM_P',
            'POOLS', 'DETAILS', 'VIEWS', 'SPLITS', 'SYNTH_VERSION', 'SynthConfig', 'Appearance', 'appearance_pool',
            'random_appearance', 'sample_appearance', 'near_copy', 'draw_person', 'Camera', 'make_camera',
-           'visible_fraction', 'oracle_detections', 'SynthFrame', 'SynthScene', 'config_hash', 'check_replaceable',
-           'write_sequence', 'generate', 'render_identity_crop', 'generate_reid', 'scene_stats']
+           'draw_cyclist', 'visible_fraction', 'oracle_detections', 'SynthFrame', 'SynthScene', 'config_hash',
+           'check_replaceable', 'write_sequence', 'generate', 'render_identity_crop', 'generate_reid', 'scene_stats']
 
 # %% ../../nbs/02_data_synth.ipynb #5847f1ef
 def _camera_geometry(cfg) -> tuple[float, float, float, float, float]:
@@ -71,6 +71,8 @@ class SynthConfig:
     det_vis50: float = 0.3           # visibility at which a person is detected with probability 1/2
     det_jitter: float = 0.05         # box noise std, fraction of the box size
     det_fp: float = 0.5              # false positives per frame (Poisson mean)
+    cyclists: int = 0                # target number of cyclists (MOT class 2, person on vehicle); 0: pedestrians only
+    cyclist_speed: float = 4.5       # mean cycling speed, m/s
     reid_train_ids: int = 300        # re-ID pool: identities of reid/train
     reid_test_ids: int = 150         # identities of reid/query + reid/gallery
     reid_per_id: int = 8             # crops per identity
@@ -79,10 +81,12 @@ class SynthConfig:
 
     @staticmethod
     def presets():
+        tiny = dict(width=320, height=192, fps=10.0, frames=100, seqs_train=10, seqs_val=3, seqs_test=1,
+                    people_min=9, people_max=11, near_height=0.5, far_height=0.14, occluders_min=1, occluders_max=2,
+                    pan=12.0, det_fp=0.2, reid_train_ids=30, reid_test_ids=15, reid_per_id=5)
         return {
-            'tiny': dict(width=320, height=192, fps=10.0, frames=100, seqs_train=10, seqs_val=3, seqs_test=1,
-                         people_min=9, people_max=11, near_height=0.5, far_height=0.14, occluders_min=1, occluders_max=2,
-                         pan=12.0, det_fp=0.2, reid_train_ids=30, reid_test_ids=15, reid_per_id=5),
+            'tiny': tiny,
+            'tiny_cyclists': dict(tiny, people_min=7, people_max=9, cyclists=3),   # two classes (QDTrack, notebook 16)
             'mot17': {},
             'mot20': dict(width=1920, height=1080, fps=25.0, frames=500, seqs_train=4, seqs_val=2, seqs_test=2,
                           people_min=120, people_max=170, horizon=-0.35, near_height=0.2, far_height=0.085,
@@ -111,6 +115,8 @@ class SynthConfig:
         for k in ('occluders_min', 'occluders_max'): check_range(self, k, 0, 100, integer=True)
         check_order(self, 'occluders_min', 'occluders_max')
         check_range(self, 'jpeg_quality', 1, 100, integer=True)
+        check_range(self, 'cyclists', 0, 10**4, integer=True)
+        check_range(self, 'cyclist_speed', 0, 30, lo_open=True)
         for k in ('reid_train_ids', 'reid_test_ids'): check_range(self, k, 1, 10**5, integer=True)
         check_range(self, 'reid_per_id', 2, 1000, integer=True)           # a query and at least one gallery crop
         check_range(self, 'reid_cams', 2, 1000, integer=True)             # query and gallery need different cameras
@@ -471,6 +477,81 @@ def _new_person(app, cam, cfg, rng, shift, border: bool):
     p.facing = _facing(psi, None) if walking else str(rng.choice(VIEWS))
     return p
 
+# %% ../../nbs/02_data_synth.ipynb #254a565d
+@dataclass
+class _Rider:
+    pid: int | None
+    app: Appearance                   # the rider (drawn from the split's identity pool, as pedestrians are)
+    X: float
+    Z: float
+    dirn: int                         # +1: riding right, -1: riding left
+    speed: float
+    colour: tuple                     # BGR of the frame
+    first: int = 0
+
+def _over(dst: np.ndarray, src: np.ndarray, x0: int, y0: int) -> None:
+    "Alpha-over BGRA `src` onto BGRA `dst` at top-left (x0, y0), clipped (a scratch canvas of `draw_cyclist`)."
+    H, W = dst.shape[:2]; h, w = src.shape[:2]
+    ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
+    if ax0 >= ax1 or ay0 >= ay1: return
+    s = src[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]; m = s[..., 3] > 0
+    dst[ay0:ay1, ax0:ax1][m] = s[m]
+
+def draw_cyclist(app: Appearance, h: float, facing: str = 'right', colour=(40, 40, 160), offset=(0.0, 0.0)):
+    "A rider `app` on a bicycle (`h`: the rider's standing height, px); BGRA patch and the ground point under its centre."
+    if facing not in ('left', 'right'): raise MotlibError(f"a cyclist faces 'left' or 'right', got {facing!r}")
+    r, base, pad = 0.2 * h, 0.62 * h, int(0.05 * h) + 2       # wheel radius 0.34 m, wheelbase 1.05 m for 1.7 m
+    W, top = int(math.ceil(base + 2 * r + 2 * pad)) | 1, int(math.ceil(pad + 1.05 * h))
+    img = np.zeros((top + pad + 2, W, 4), np.uint8)
+    gx, gy, s = W // 2 + offset[0], top + offset[1], (1 if facing == 'right' else -1)
+    P = lambda x, y: (int(round(x * 16)), int(round(y * 16)))                # sub-pixel points (shift=4)
+    tyre = max(1, int(round(0.035 * h)))                                    # the tyre's outer edge touches the ground
+    rear, front, crank = (gx - s * base / 2, gy - r - tyre / 2), (gx + s * base / 2, gy - r - tyre / 2), (gx, gy - r)
+    seat, bar = (gx - s * 0.08 * h, gy - 2.4 * r), (gx + s * 0.24 * h, gy - 2.7 * r)
+    th, col = max(1, int(round(0.03 * h))), (*[int(c) for c in colour], 255)
+    for c in (rear, front):
+        cv2.circle(img, P(*c), int(round(r * 16)), (25, 25, 25, 255), tyre, cv2.LINE_AA, 4)
+    for a, b in ((rear, crank), (crank, seat), (seat, rear), (seat, bar), (crank, bar), (bar, front)):
+        cv2.line(img, P(*a), P(*b), col, th, cv2.LINE_AA, 4)
+    rider, (fx, fy) = draw_person(app, 0.8 * h, 0.0, facing, 0.0)          # legs together, feet on the pedals
+    _over(img, rider, int(round(crank[0] - fx)), int(round(crank[1] - fy)))
+    img[..., 3] = np.where(img[..., 3] > 0, 255, 0).astype(np.uint8)
+    return img, (gx, gy)
+
+def _new_rider(app, cam, cfg, rng, shift, border: bool) -> _Rider:
+    "A cyclist at a random depth: entering at the left or right border (or, at the start, anywhere in view)."
+    y = rng.uniform(cam.project(0, cam.z_far)[1], cam.project(0, cam.z_near * 1.08)[1])
+    Z = cam.depth_of_row(y + shift[1]) if y + shift[1] > cam.yh else cam.z_far
+    Z = float(np.clip(Z, cam.z_near * 1.02, cam.z_far))
+    dirn = 1 if rng.random() < 0.5 else -1
+    h = cam.f * app.height_m / Z
+    x = (-0.6 * h if dirn > 0 else cam.width + 0.6 * h) if border else rng.uniform(0, cam.width)
+    colour = tuple(int(v) for v in CLOTH[int(rng.integers(len(CLOTH)))])
+    return _Rider(None, app, cam.ground_x(x, Z, shift), Z, dirn, max(1.5, rng.normal(cfg.cyclist_speed, 0.5)), colour)
+
+def _cyclist_stream(seed, split, index) -> np.random.Generator:
+    "The cyclists' own random stream (5th child of the scene's seed): pedestrians draw the same numbers without them."
+    code = (SPLITS + ('reid',)).index(split) if split in SPLITS + ('reid',) else 9
+    return np.random.default_rng(np.random.SeedSequence([seed, code, index]).spawn(5)[4])
+
+def _ride(scene, t: int, shift) -> None:
+    "Move, retire and spawn the cyclists of `scene` (a `SynthScene`) for frame `t`, from their own stream `scene.rcyc`."
+    cfg, cam, r, dt = scene.cfg, scene.cam, scene.rcyc, 1.0 / scene.cfg.fps
+    if t == 1:
+        for _ in range(cfg.cyclists):
+            scene.riders.append(_new_rider(sample_appearance(r, scene.split), cam, cfg, r, shift, False))
+        return
+    keep = []
+    for c in scene.riders:
+        c.X += c.dirn * c.speed * dt
+        x, _, h = cam.project(c.X, c.Z, c.app.height_m, shift)
+        if (c.dirn > 0 and x > cam.width + 0.7 * h) or (c.dirn < 0 and x < -0.7 * h): scene.exits += c.pid is not None
+        else: keep.append(c)
+    scene.riders = keep
+    missing = cfg.cyclists - len(scene.riders)
+    if missing > 0 and r.random() < 1 - math.exp(-missing * cfg.entry_rate * dt):
+        scene.riders.append(_new_rider(sample_appearance(r, scene.split), cam, cfg, r, shift, True))
+
 # %% ../../nbs/02_data_synth.ipynb #0259ef3e
 def _background(cam: Camera, rng, mx: int, my: int) -> np.ndarray:
     "A BGR canvas (H + 2 my, W + 2 mx) showing ground and facade for zero shift at offset (mx, my)."
@@ -614,6 +695,8 @@ class SynthScene:
         "Fresh simulation state and random streams (so that iterating twice gives the same frames)."
         self.rng, self.rdet, self.rimg, _ = _streams(self.seed, self.split, self.index)
         self.spawned, self.people, self.next_id, self.exits = [], [], 1, 0
+        self.riders, self.riders_seen = [], []
+        self.rcyc = _cyclist_stream(self.seed, self.split, self.index) if self.cfg.cyclists else None
 
     @property
     def identities(self) -> dict:
@@ -623,6 +706,9 @@ class SynthScene:
             if p.pid is None: continue
             tw = p.twin_src.pid if p.twin_src is not None else None
             out[p.pid] = dict(key=list(p.app.key), pool=self.split, twin_of=tw, changed=p.changed if tw else None, text=p.app.describe())
+        for c in self.riders_seen if self.cfg.cyclists else []:
+            out[c.pid] = dict(key=list(c.app.key), pool=self.split, twin_of=None, changed=None, text=c.app.describe(),
+                              cls=2)
         return out
 
     entries = property(lambda self: sum(p.first > 1 for p in self.spawned if p.pid is not None), doc="people who walked in after frame 1")
@@ -671,6 +757,7 @@ def _simulate(self: SynthScene, t, shift):
         self.people = keep
         missing = self.n_target - len(self.people)
         if missing > 0 and self.rng.random() < 1 - math.exp(-missing * cfg.entry_rate * dt): self._spawn(True, shift)
+    if cfg.cyclists: _ride(self, t, shift)
 
 SynthScene._simulate = _simulate
 
@@ -680,9 +767,11 @@ def _render(self: SynthScene, t, shift):
     dx, dy = shift
     img = self.bg[self.my + dy:self.my + dy + cfg.height, self.mx + dx:self.mx + dx + cfg.width].copy()
     idbuf = np.full((cfg.height, cfg.width), -2, np.int16)
+    n = len(self.people)
     items = [(p.Z, i, p) for i, p in enumerate(self.people)] + [(o.Z, -1, o) for o in self.occluders]
+    items += [(c.Z, n + j, c) for j, c in enumerate(self.riders)]          # cyclists (class 2), if any
     drawn = {}
-    for p in self.people:                                   # contact shadows lie on the ground, under everything
+    for p in self.people + self.riders:                     # contact shadows lie on the ground, under everything
         x, y, h = cam.project(p.X, p.Z, p.app.height_m, shift)
         cv2.ellipse(img, (int(x), int(y)), (max(1, int(0.2 * h)), max(1, int(0.035 * h))), 0, 0, 360, (40, 40, 40), -1)
     for _, i, it in sorted(items, key=lambda z: -z[0]):
@@ -692,7 +781,9 @@ def _render(self: SynthScene, t, shift):
         x, y, h = cam.project(it.X, it.Z, it.app.height_m, shift)
         if not (math.isfinite(h) and h > 0): continue          # walked behind the camera (extreme speed / fps settings)
         fx, fy = math.floor(x), math.floor(y)
-        patch, (ax, ay) = draw_person(it.app, h, it.phase, it.facing, it.amp, 1.0, (x - fx, y - fy))
+        if i >= n:
+            patch, (ax, ay) = draw_cyclist(it.app, h, 'right' if it.dirn > 0 else 'left', it.colour, (x - fx, y - fy))
+        else: patch, (ax, ay) = draw_person(it.app, h, it.phase, it.facing, it.amp, 1.0, (x - fx, y - fy))
         x0, y0 = fx - int(ax), fy - int(ay)
         drawn[i] = (patch, x0, y0, _paste(img, idbuf, patch, x0, y0, i))
     rows = []
@@ -701,9 +792,12 @@ def _render(self: SynthScene, t, shift):
         ys, xs = np.flatnonzero(a.any(1)), np.flatnonzero(a.any(0))
         bx, by, bw, bh = x0 + xs[0], y0 + ys[0], xs[-1] - xs[0] + 1, ys[-1] - ys[0] + 1
         if bx + bw <= 0 or by + bh <= 0 or bx >= cfg.width or by >= cfg.height: continue
-        p = self.people[i]
-        if p.pid is None: p.pid, p.first, self.next_id = self.next_id, t, self.next_id + 1
-        rows.append([t, p.pid, bx, by, bw, bh, 1, 1, round(visible_fraction(idbuf, i, placed, int(a.sum())), 4)])
+        p = self.people[i] if i < n else self.riders[i - n]
+        if p.pid is None:
+            p.pid, p.first, self.next_id = self.next_id, t, self.next_id + 1
+            if i >= n: self.riders_seen.append(p)
+        vis = round(visible_fraction(idbuf, i, placed, int(a.sum())), 4)
+        rows.append([t, p.pid, bx, by, bw, bh, 1, 1 if i < n else 2, vis])
     rows = np.array(rows, np.float64).reshape(-1, 9)
     return img, rows[np.argsort(rows[:, 1], kind='stable')]
 
@@ -726,7 +820,7 @@ def _iter(self: SynthScene):
         shift = self.shift(t)
         self._simulate(t, shift)
         img, gt = self._render(t, shift)
-        det = oracle_detections(gt, self.cam, self.cfg, self.rdet, t)
+        det = oracle_detections(gt[gt[:, 7] == 1], self.cam, self.cfg, self.rdet, t)   # public detections: pedestrians
         yield SynthFrame(t, cv2.cvtColor(self._photometry(img, t), cv2.COLOR_BGR2RGB), gt, det)
 
 SynthScene._photometry, SynthScene.__iter__ = _photometry, _iter
@@ -738,6 +832,8 @@ SYNTH_VERSION = 1
 def config_hash(cfg: SynthConfig, prefix: str = '', **extra) -> str:
     "A short hash of the config fields that shape a sequence (`prefix`='') or the re-ID pool (`prefix`='reid')."
     d = {k: v for k, v in asdict(cfg).items() if (k.startswith('reid_') if prefix == 'reid' else not k.startswith(('reid_', 'seqs_')))}
+    if not d.get('cyclists'):                                # without cyclists, the hashes (and files) of before
+        d = {k: v for k, v in d.items() if k not in ('cyclists', 'cyclist_speed')}
     d.update(extra, version=SYNTH_VERSION)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
