@@ -37,7 +37,7 @@ class QDTrackConfig:
     input_size: tuple = (1088, 608)     # network input (width, height), multiples of 32
     num_classes: int = 1                # object classes, background excluded (SynthMOT: 1, or 2 with cyclists)
     fpn_channels: int = 256             # FPN width (MobileNetV2 trunk; R50-FPN is always 256)
-    anchor_sizes: tuple = (32, 64, 128, 256, 512)   # one anchor size per FPN level (R50-FPN has 5 levels, MobileNetV2 4)
+    anchor_sizes: tuple = (32, 64, 128, 256, 512)   # one size per FPN level (R50-FPN: 5 levels, MobileNetV2: 4)
     aspect_ratios: tuple = (0.5, 1.0, 2.0)           # anchor height / width
     box_head_dim: int = 1024            # the detector's two-layer box head width
     rpn_post_nms_train: int = 2000      # proposals kept per training image (torchvision default)
@@ -88,13 +88,14 @@ def _check_qd_config(c: QDTrackConfig):
     if not isinstance(s, (tuple, list)) or len(s) != 2 or any(not _is_int(v) or v < 32 or v % 32 for v in s):
         raise ConfigError(f"QDTrackConfig.input_size must be (width, height), positive multiples of 32; got {s!r}")
     c.input_size = tuple(int(v) for v in s)
-    for k in ('num_classes', 'fpn_channels', 'box_head_dim', 'rpn_post_nms_train', 'box_batch_size', 'emb_conv_channels',
-              'emb_fc', 'emb_dim', 'roi_size', 'rois_per_image', 'max_dets'):
+    for k in ('num_classes', 'fpn_channels', 'box_head_dim', 'rpn_post_nms_train', 'box_batch_size',
+              'emb_conv_channels', 'emb_fc', 'emb_dim', 'roi_size', 'rois_per_image', 'max_dets'):
         check_range(c, k, 1, 10**6, integer=True)
     check_range(c, 'emb_convs', 0, 16, integer=True)
     levels = 5 if c.backbone == 'resnet50' else 4
     if not isinstance(c.anchor_sizes, (tuple, list)) or len(c.anchor_sizes) != levels:
-        raise ConfigError(f"QDTrackConfig.anchor_sizes must give {levels} sizes for {c.backbone!r}, got {c.anchor_sizes!r}")
+        raise ConfigError(f"QDTrackConfig.anchor_sizes must give {levels} sizes for {c.backbone!r}, "
+                          f"got {c.anchor_sizes!r}")
     check_range(c, 'anchor_sizes', 0, lo_open=True)
     if not isinstance(c.aspect_ratios, (tuple, list)) or not c.aspect_ratios:
         raise ConfigError(f"QDTrackConfig.aspect_ratios must be a non-empty tuple, got {c.aspect_ratios!r}")
@@ -102,13 +103,14 @@ def _check_qd_config(c: QDTrackConfig):
     c.anchor_sizes, c.aspect_ratios = tuple(float(v) for v in c.anchor_sizes), tuple(float(v) for v in c.aspect_ratios)
     check_range(c, 'pos_iou', 0, 1, lo_open=True)
     check_range(c, 'neg_iou', 0, 1)
-    if c.neg_iou > c.pos_iou: raise ConfigError(f"QDTrackConfig: neg_iou ({c.neg_iou}) must be <= pos_iou ({c.pos_iou})")
+    if c.neg_iou > c.pos_iou:
+        raise ConfigError(f"QDTrackConfig: neg_iou ({c.neg_iou}) must be <= pos_iou ({c.pos_iou})")
     check_range(c, 'pos_fraction', 0, 1, lo_open=True)
     for k in ('neg_pos_ub', 'aux_neg_pos', 'track_weight', 'aux_weight'): check_range(c, k, 0, 1e6)
     for k in ('aux_pos_margin', 'aux_neg_margin', 'score_thresh', 'nms_thresh'): check_range(c, k, 0, 1)
 
 # %% ../../nbs/15_models_qdtrack.ipynb #25d4189d
-TRAIN_PRESETS = dict(   # full: the authors' MOT17 schedule (SGD 0.02, 4 epochs, step at 3, grad clip 35, linear warm-up)
+TRAIN_PRESETS = dict(   # full: the authors' MOT17 schedule (SGD 0.02, 4 epochs, step at 3, clip 35, linear warm-up)
     quick=dict(optimizer='adam', lr=1e-3, batch_size=4, epochs=2, schedule='cosine', warmup_iters=50, grad_clip=35.0,
                log_every=10),
     full=dict(optimizer='sgd', lr=0.02, momentum=0.9, weight_decay=1e-4, batch_size=16, epochs=4, lr_steps=(3,),
@@ -116,7 +118,7 @@ TRAIN_PRESETS = dict(   # full: the authors' MOT17 schedule (SGD 0.02, 4 epochs,
 
 # %% ../../nbs/15_models_qdtrack.ipynb #63fca94c
 class PyramidBackbone(nn.Module):
-    "A trunk returning a list of FPN maps as the OrderedDict torchvision's detectors expect, plus a max-pooled top level."
+    "A trunk's list of FPN maps as the OrderedDict torchvision's detectors expect, plus a max-pooled top level."
     def __init__(self, trunk: nn.Module):
         super().__init__()
         self.trunk = trunk
@@ -149,14 +151,14 @@ def build_detector(cfg: QDTrackConfig) -> FasterRCNN:
 def _groups(c: int) -> int: return math.gcd(32, c)
 
 class EmbedHead(nn.Module):
-    "QDTrack's embedding head: `convs` x (3x3 conv, GroupNorm(32), ReLU) on 7x7 RoI features, one fc (ReLU), a linear embedding."
+    "QDTrack's embedding head: `convs` x (3x3 conv, GroupNorm, ReLU) on 7x7 RoI features, one fc, a linear layer."
     def __init__(self, in_channels: int, convs: int = 4, conv_channels: int = 256, fc: int = 1024, dim: int = 256,
                  roi_size: int = 7):
         super().__init__()
         layers, c = [], in_channels
         for _ in range(convs):
-            layers += [nn.Conv2d(c, conv_channels, 3, padding=1, bias=False), nn.GroupNorm(_groups(conv_channels), conv_channels),
-                       nn.ReLU(inplace=True)]
+            layers += [nn.Conv2d(c, conv_channels, 3, padding=1, bias=False),
+                       nn.GroupNorm(_groups(conv_channels), conv_channels), nn.ReLU(inplace=True)]
             c = conv_channels
         self.convs = nn.Sequential(*layers)
         self.fc = nn.Linear(c * roi_size * roi_size, fc)
@@ -171,7 +173,7 @@ class EmbedHead(nn.Module):
 
 # %% ../../nbs/15_models_qdtrack.ipynb #25872d4a
 def multipos_contrastive_loss(sim: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    "Eq. 3 per key RoI: log(1 + sum_{k+} sum_{k-} exp(v.k- - v.k+)); mean over the rows that have a positive (0 if none)."
+    "Eq. 3 per key RoI: log(1 + sum_{k+} sum_{k-} exp(v.k- - v.k+)); mean over rows with a positive (0 if none)."
     t = targets.bool()
     valid = t.any(1)
     if not valid.any(): return sim.sum() * 0
@@ -182,7 +184,7 @@ def multipos_contrastive_loss(sim: torch.Tensor, targets: torch.Tensor) -> torch
 
 def l2_aux_loss(cos: torch.Tensor, targets: torch.Tensor, neg_pos: float = 3.0, pos_margin: float = 0.0,
                 neg_margin: float = 0.1) -> torch.Tensor:
-    "Auxiliary loss: (c - 1)^2 on positive pairs, clamp(c - neg_margin, 0)^2 on the hardest `neg_pos` x #pos negatives; mean."
+    "Auxiliary loss: (c - 1)^2 on positives, (c - neg_margin)^2 on the hardest `neg_pos` x #pos negatives; c in [0, 1]."
     t = targets.bool()
     c = torch.where(t, cos.float() - pos_margin, cos.float() - neg_margin).clamp(0, 1)
     err = (c - t.float()) ** 2
@@ -198,7 +200,7 @@ def _choice(n: int, k: int, device) -> torch.Tensor:
     return torch.randperm(n, device=device)[:k]
 
 def sample_track_rois(proposals: torch.Tensor, gt_boxes: torch.Tensor, cfg: QDTrackConfig) -> dict:
-    "The authors' track sampler on one image: MaxIoU assignment, instance-balanced positives, random negatives (<= 3:1)."
+    "The authors' track sampler on one image: MaxIoU assignment, instance-balanced positives, random negatives."
     dev = gt_boxes.device
     boxes = torch.cat([proposals.detach(), gt_boxes]) if cfg.add_gt else proposals.detach()
     if len(gt_boxes) == 0:
@@ -238,8 +240,8 @@ class QDTrack(nn.Module):
         self.detector = build_detector(cfg)
         names = ['0', '1', '2', '3'] if cfg.backbone == 'resnet50' else ['0', '1', '2']
         self.track_roi = MultiScaleRoIAlign(names, cfg.roi_size, sampling_ratio=0 if cfg.backbone == 'resnet50' else 2)
-        self.embed_head = EmbedHead(self.detector.backbone.out_channels, cfg.emb_convs, cfg.emb_conv_channels, cfg.emb_fc,
-                                    cfg.emb_dim, cfg.roi_size)
+        self.embed_head = EmbedHead(self.detector.backbone.out_channels, cfg.emb_convs, cfg.emb_conv_channels,
+                                    cfg.emb_fc, cfg.emb_dim, cfg.roi_size)
         self.register_buffer('mean', torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('std', torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -255,7 +257,8 @@ class QDTrack(nn.Module):
 
 def _check_images(images):
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
-        raise MotlibError(f"QDTrack expects images as a (B, 3, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+        got = getattr(images, 'shape', type(images))
+        raise MotlibError(f"QDTrack expects images as a (B, 3, H, W) tensor, got {got}")
     if images.shape[2] % 32 or images.shape[3] % 32:
         raise MotlibError(f"QDTrack input sides must be multiples of 32, got {tuple(images.shape[2:])} (H, W)")
 
@@ -268,23 +271,32 @@ def _targets(frames: dict, idx) -> list[dict]:
 def _detection(self: QDTrack, il: ImageList, feats: OrderedDict, targets: list | None):
     "Proposals and detection losses (RPN + box head) for `targets`; without targets, proposals only (no gradient)."
     det = self.detector
+    feats = _fp32(feats)                                  # boxes are decoded in float32 even under bf16 autocast
     if targets is not None:
-        props, rpn_l = det.rpn(il, feats, targets)
-        _, box_l = det.roi_heads(feats, props, il.image_sizes, targets)
+        with _no_autocast(il.tensors):
+            props, rpn_l = det.rpn(il, feats, targets)
+            _, box_l = det.roi_heads(feats, props, il.image_sizes, targets)
         return props, {**rpn_l, **box_l}
     was = det.rpn.training
     det.rpn.eval()
     try:
-        with torch.no_grad(): props, _ = det.rpn(il, OrderedDict((k, v.detach()) for k, v in feats.items()))
+        with torch.no_grad(), _no_autocast(il.tensors):
+            props, _ = det.rpn(il, OrderedDict((k, v.detach()) for k, v in feats.items()))
     finally: det.rpn.train(was)
     return props, {}
+
+def _fp32(feats: OrderedDict) -> OrderedDict: return OrderedDict((k, v.float()) for k, v in feats.items())
+
+def _no_autocast(x: torch.Tensor):
+    "A context without autocast on `x`'s device: torchvision's box coder would decode boxes in bf16 (2-8 px steps)."
+    return torch.autocast(x.device.type, enabled=False)
 
 def _slice(il: ImageList, feats: OrderedDict, a: int, b: int):
     return ImageList(il.tensors[a:b], il.image_sizes[a:b]), OrderedDict((k, v[a:b]) for k, v in feats.items())
 
 @patch
 def loss(self: QDTrack, batch: dict) -> dict:
-    "Losses of a pair batch {'key', 'ref'}: detection (RPN + box head), multi-positive contrastive (Eq. 3), auxiliary L2."
+    "Losses of a pair batch {'key', 'ref'}: detection (RPN + box head), contrastive (Eq. 3), auxiliary L2."
     cfg, k, r = self.cfg, batch['key'], batch['ref']
     B = len(k['images'])
     top = max((int(l.max()) for l in list(k['labels']) + list(r['labels']) if len(l)), default=0)
@@ -321,13 +333,14 @@ def loss(self: QDTrack, batch: dict) -> dict:
 @patch
 @torch.no_grad()
 def detect(self: QDTrack, images: torch.Tensor) -> list[Detections]:
-    "One `Detections` per image: xyxy boxes in input pixels, scores, class labels (from 0) and raw (unnormalised) embeddings."
+    "One `Detections` per image: xyxy boxes in input pixels, scores, labels (from 0), raw (unnormalised) embeddings."
     was = self.training
     self.eval()
     try:
         il, feats = self.features(images)
-        props, _ = self.detector.rpn(il, feats)
-        dets, _ = self.detector.roi_heads(feats, props, il.image_sizes)
+        with _no_autocast(images):
+            props, _ = self.detector.rpn(il, _fp32(feats))
+            dets, _ = self.detector.roi_heads(_fp32(feats), props, il.image_sizes)
         emb = self.embed(feats, [d['boxes'] for d in dets], il.image_sizes).float()
     finally: self.train(was)
     emb = emb.split([len(d['boxes']) for d in dets])
@@ -336,18 +349,19 @@ def detect(self: QDTrack, images: torch.Tensor) -> list[Detections]:
 
 def build_qdtrack(cfg: QDTrackConfig | None = None, num_ids: int | None = None, preset: str | None = None,
                   overrides=None) -> QDTrack:
-    "A `QDTrack` from `cfg` (or `preset` + `overrides`); `num_ids` is accepted for the registry and unused (no classifier)."
+    "A `QDTrack` from `cfg` (or `preset` + `overrides`); `num_ids` is accepted for the registry and unused."
     cfg = cfg if cfg is not None else make_config(QDTrackConfig, preset, overrides=overrides)
     return QDTrack(cfg)
 
 # %% ../../nbs/15_models_qdtrack.ipynb #6e564995
 class QDPairDataset(PairDataset):
-    "Key/reference pairs (notebook 03's `PairDataset`) with each sequence's own identities and class labels for `classes`."
+    "Key/reference pairs (notebook 03's `PairDataset`) with each sequence's own identities and labels for `classes`."
     def __init__(self, sequences, size=(1088, 608), aug: AugConfig | None = None, ref_range: int = 10, classes=(1,),
                  min_vis: float = 0.0):
         super().__init__(sequences, size, aug, ref_range, min_vis=min_vis)
         self.classes = tuple(sorted(int(c) for c in classes))
-        if not self.classes or min(self.classes) < 1: raise ConfigError(f"classes must be MOTChallenge class numbers >= 1, got {classes!r}")
+        if not self.classes or min(self.classes) < 1:
+            raise ConfigError(f"classes must be MOTChallenge class numbers >= 1, got {classes!r}")
         self.num_ids = len({(si, int(i)) for si, s in enumerate(self.seqs) for i in s.gt[self._mask(s.gt), 1]})
 
     def _mask(self, rows: np.ndarray) -> np.ndarray:
