@@ -16,9 +16,10 @@ from ..data.mot import Sequence, read_mot_txt
 from ..data.datasets import iter_frames, frame_rate_of
 
 # %% auto #0
-__all__ = ['GOLDEN', 'CODECS', 'id_color', 'draw_tracks', 'update_trails', 'trail_points', 'as_rows', 'rows_to_tracks',
-           'trails_at', 'write_video', 'read_video', 'TrackVideoWriter', 'gt_tracks', 'render_results', 'encode_image',
-           'TrackPlayer']
+__all__ = ['GOLDEN', 'CODECS', 'ERROR_COLORS', 'id_color', 'draw_tracks', 'update_trails', 'trail_points', 'as_rows',
+           'rows_to_tracks', 'trails_at', 'write_video', 'read_video', 'TrackVideoWriter', 'gt_tracks',
+           'render_results', 'encode_image', 'TrackPlayer', 'frame_events', 'render_errors', 'ErrorPlayer',
+           'error_strip']
 
 # %% ../../nbs/21_viz_player.ipynb #bc6b8580
 GOLDEN = (5 ** 0.5 - 1) / 2
@@ -301,3 +302,122 @@ def show(self: TrackPlayer, t: int):
 def _ipython_display_(self: TrackPlayer):
     from IPython.display import display
     display(self.widget)
+
+# %% ../../nbs/21_viz_player.ipynb #acdd1c94
+ERROR_COLORS = dict(miss=(230, 40, 40), fp=(230, 40, 40), switch=(250, 210, 0), gt=(255, 255, 255))
+
+def frame_events(seq: Sequence, results, cfg=None) -> dict[int, dict]:
+    """The evaluator's per-frame events of `results` on `seq`: {frame: dict(match=[(gt id, out id)], switch=[...],
+    miss=[gt id], fp=[out id])}, from motmetrics' accumulator on notebook 04's inputs (`EvalConfig` `cfg`)."""
+    import motmetrics as mm
+    from motlib.eval import EvalConfig, remove_distractors, iou_xywh
+    from motlib.data.mot import evaluable_mask
+    cfg = cfg or EvalConfig()
+    res = as_rows(results)
+    res = res[:, :9] if res.shape[1] >= 9 else np.concatenate([res[:, :6], np.ones((len(res), 9 - res.shape[1]))], 1)
+    res = remove_distractors(seq.gt, res, cfg.distractor_classes, cfg.iou_thr)
+    gt = seq.gt[evaluable_mask(seq.gt, min_vis=cfg.min_vis)]
+    acc = mm.MOTAccumulator(auto_id=False)
+    for t in np.union1d(gt[:, 0], res[:, 0]).astype(int):
+        g, h = gt[gt[:, 0] == t], res[res[:, 0] == t]
+        dist = 1.0 - iou_xywh(g[:, 2:6], h[:, 2:6])
+        acc.update(g[:, 1].astype(int), h[:, 1].astype(int), np.where(dist > 1.0 - cfg.iou_thr, np.nan, dist),
+                   frameid=int(t))
+    out = {}
+    for (t, _), kind, oid, hid in acc.mot_events[['Type', 'OId', 'HId']].itertuples(name=None):
+        e = out.setdefault(int(t), dict(match=[], switch=[], miss=[], fp=[]))
+        if kind in ('MATCH', 'SWITCH'): e[kind.lower()].append((int(oid), int(hid)))
+        elif kind == 'MISS': e['miss'].append(int(oid))
+        elif kind == 'FP': e['fp'].append(int(hid))
+    return out
+
+# %% ../../nbs/21_viz_player.ipynb #5f4aca19
+def _outline(im, boxes, color, th, label=None):
+    "Draw thick outlines (and a label) of xyxy `boxes` on `im` in place."
+    _, fs = _style(im)
+    for b in np.round(np.asarray(boxes, np.float64).reshape(-1, 4)).astype(int):
+        cv2.rectangle(im, (b[0] - th, b[1] - th), (b[2] + th, b[3] + th), color, th)
+        if label: cv2.putText(im, label, (b[0], b[3] + th + int(12 * fs)), cv2.FONT_HERSHEY_SIMPLEX, fs, color, 1,
+                              cv2.LINE_AA)
+    return im
+
+def render_errors(seq: Sequence, t: int, by_frame: dict, events: dict, trail_len: int = 30, gap: int = 8) -> np.ndarray:
+    """Frame `t` twice, side by side: ground truth (misses outlined red) | output tracks (false positives red,
+    identity switches yellow), from `frame_events`."""
+    image = seq.image(t)
+    e = events.get(t, dict(match=[], switch=[], miss=[], fp=[]))
+    th = max(1, _style(image)[0])
+    g = gt_tracks(seq, t)
+    left = draw_tracks(image, g, show_ids=True, color=ERROR_COLORS['gt'], thickness=1)
+    _outline(left, g.boxes[np.isin(g.ids, e['miss'])], ERROR_COLORS['miss'], th + 1, 'miss')
+    out = by_frame.get(t, Tracks.empty())
+    right = draw_tracks(image, out, trails_at(by_frame, t, trail_len) if trail_len else None)
+    _outline(right, out.boxes[np.isin(out.ids, e['fp'])], ERROR_COLORS['fp'], th + 1, 'FP')
+    _outline(right, out.boxes[np.isin(out.ids, [h for _, h in e['switch']])], ERROR_COLORS['switch'], th + 1, 'IDSW')
+    return np.concatenate([left, np.full((image.shape[0], gap, 3), 255, np.uint8), right], 1)
+
+# %% ../../nbs/21_viz_player.ipynb #0b02acdc
+class ErrorPlayer:
+    """Ground truth and tracker output side by side with the evaluator's errors (`render_errors`); `results` is one
+    result (rows or file) or {tracker name: result}, chosen with a selector."""
+    def __init__(self, sequence, results, trail_len: int = 30, fmt: str = 'jpeg', cfg=None):
+        import ipywidgets as W
+        self.seq = sequence if isinstance(sequence, Sequence) else Sequence(sequence)
+        results = results if isinstance(results, dict) else {'tracker': results}
+        if not results: raise MotlibError("ErrorPlayer needs at least one result")
+        self.tracks = {k: rows_to_tracks(v) for k, v in results.items()}
+        self.events = {k: frame_events(self.seq, v, cfg) for k, v in results.items()}
+        self.trail_len, self.fmt = trail_len, fmt
+        n, fps = max(len(self.seq), 1), self.seq.frame_rate or 30
+        self.choice = W.Dropdown(options=list(results), description='tracker')
+        self.play = W.Play(value=1, min=1, max=n, step=1, interval=int(1000 / fps), description='play')
+        self.slider = W.IntSlider(value=1, min=1, max=n, step=1, description='frame')
+        self.link = W.jslink((self.play, 'value'), (self.slider, 'value'))
+        self.image = W.Image(format=fmt, width=min(2 * (self.seq.info.im_width or 480), 1200))
+        self.label = W.HTML()
+        self.slider.observe(lambda ch: self.show(ch['new']), names='value')
+        self.choice.observe(lambda ch: self.show(self.slider.value), names='value')
+        self.widget = W.VBox([W.HBox([self.choice, self.play, self.slider]), self.label, self.image])
+        self.show(1)
+
+    def render(self, t: int, name: str | None = None) -> np.ndarray:
+        "Frame `t` of tracker `name` (default: the selected one), gt | output side by side."
+        if not 1 <= t <= len(self.seq): raise MotlibError(f"{self.seq.name}: frame {t} is outside 1..{len(self.seq)}")
+        name = name or self.choice.value
+        return render_errors(self.seq, t, self.tracks[name], self.events[name], self.trail_len)
+
+    def counts(self, t: int, name: str | None = None) -> dict:
+        "Numbers of misses, false positives and identity switches of frame `t`."
+        e = self.events[name or self.choice.value].get(t, dict(switch=[], miss=[], fp=[]))
+        return dict(miss=len(e['miss']), fp=len(e['fp']), switch=len(e['switch']))
+
+    def show(self, t: int):
+        "Draw frame `t` of the selected tracker into the image widget."
+        self.image.value = encode_image(self.render(t), self.fmt)
+        c = self.counts(t)
+        self.label.value = (f"{self.seq.name} &nbsp; frame {t}/{len(self.seq)} &nbsp; ground truth | "
+                            f"{self.choice.value}: <span style='color:#e62828'>{c['miss']} missed, {c['fp']} false "
+                            f"positive</span>, <span style='color:#b89500'>{c['switch']} identity switch</span>")
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+def error_strip(seq: Sequence, results, frames, ax=None, trail_len: int = 30):
+    """The static version of `ErrorPlayer`: one row of `frames` (gt | output with errors) per tracker of `results`
+    ({name: result} or one result); returns the matplotlib figure."""
+    import matplotlib.pyplot as plt
+    results = results if isinstance(results, dict) else {'tracker': results}
+    frames = list(frames)
+    fig, axs = plt.subplots(len(results), len(frames), figsize=(3.2 * len(frames), 1.3 * len(results) + 0.4),
+                            squeeze=False)
+    for r, (name, res) in enumerate(results.items()):
+        by_frame, ev = rows_to_tracks(res), frame_events(seq, res)
+        for c, t in enumerate(frames):
+            axs[r, c].imshow(render_errors(seq, t, by_frame, ev, trail_len))
+            e = ev.get(t, dict(switch=[], miss=[], fp=[]))
+            axs[r, c].set_title(f"{name}, frame {t}: {len(e['miss'])} miss, {len(e['fp'])} FP, "
+                                f"{len(e['switch'])} IDSW", fontsize=7)
+            axs[r, c].axis('off')
+    fig.tight_layout()
+    return fig
