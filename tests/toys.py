@@ -53,7 +53,8 @@ class ToyBoxes(Dataset):
         img[:, y:y + h, x:x + w] = torch.from_numpy(r.uniform(0.5, 1, (3, 1, 1))).float()
         img = img + self.noise * torch.randn(3, S, S)      # "augmentation" from torch's global generator
         return dict(image=img, boxes=torch.tensor([[x, y, x + w, y + h]], dtype=torch.float32),
-                    ids=torch.tensor([i % 4]), labels=torch.zeros(1, dtype=torch.int64), meta=dict(index=i))
+                    ids=torch.tensor([i % 4]), labels=torch.zeros(1, dtype=torch.int64),
+                    rows=torch.zeros(1, dtype=torch.int64), meta=dict(index=i))
 
 
 # A whole method in one registry entry: METHODS['toy'] = MethodSpec('toys', 'ToyConfig', 'TRAIN_PRESETS', 'build_toy', 'toy_dataset')
