@@ -48,7 +48,8 @@ class ByteTrackerConfig:
     @staticmethod
     def presets():
         return {'bytetrack': dict(min_box_area=10.0, max_aspect=1.6), 'mot20': dict(fuse_score=False),
-                'no_byte': dict(low_thresh=0.5)}
+                'no_byte': dict(low_thresh=0.5),
+                'synthmot': dict(det_thresh=0.4, new_track_thresh=0.4)}   # tuned on SynthMOT mot17 val-01 (notebook 09c)
 
 # %% ../../nbs/09b_byte.ipynb #47e64a49
 class ByteTracker(JDETracker):
