@@ -186,7 +186,7 @@ def test_tdt_tables_are_data():
         assert name in TABLES and preset_rows(name, 'quick') == list(TABLES[name].rows)
     assert [row_plan('tdt_table6', r)['train']['emb_dim'] for r in TABLES['tdt_table6'].rows] == [64, 128, 256, 512]
     teachers = [row_plan('tdt_table3', r)['train']['teacher'] for r in TABLES['tdt_table3'].rows]
-    assert teachers == ['mobilenetv2', 'runs/teachers/osnet-small', 'runs/teachers/osnet-large']
+    assert teachers == ['mobilenetv2', 'runs/teachers/osnet-small', 'runs/teachers/osnet-large', 'runs/teachers/mobilenetv2-ft']
     p = row_plan('tdt_quick', 'quick preset')
     assert (p['method'], p['tracker'], p['tracker_preset']) == ('tdt', 'jde', 'fairmot')
     assert row_plan('tdt_table4', 'FairMOT')['method'] == 'fairmot'
