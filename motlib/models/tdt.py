@@ -328,7 +328,8 @@ class EmbeddingHead(nn.Sequential):
     def __init__(self, cin: int, width: int, num_anchors: int, dim: int):
         super().__init__(nn.Conv2d(cin, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
                          nn.Conv2d(width, num_anchors * dim, 3, 1, 1))
-        nn.init.normal_(self[-1].weight, std=1e-3)     # outputs start near 0 (std ~0.02): L_e starts near |f_1..D_s|^2 <= 1
+        # outputs start near 0 (std ~0.02), so L_e starts near |f_1..D_s|^2 <= 1
+        nn.init.normal_(self[-1].weight, std=1e-3)
         nn.init.zeros_(self[-1].bias)
 
 # %% ../../nbs/18_models_tdt.ipynb #71c35c76
