@@ -14,9 +14,10 @@ from .core import check_range, check_choice
 from .data.mot import MOTFormatError, Sequence, read_mot_txt, read_seqinfo, evaluable_mask
 
 # %% auto #0
-__all__ = ['MOT17_DISTRACTORS', 'MOT20_DISTRACTORS', 'MAIN_COLUMNS', 'EvalConfig', 'iou_xywh', 'remove_distractors',
-           'evaluate_sequence', 'evaluate', 'format_table', 'save_tables', 'detection_pr', 'voc_ap', 'detection_ap',
-           'match_to_gt', 'embedding_roc', 'tpr_at_far', 'eval_main']
+__all__ = ['MOT17_DISTRACTORS', 'MOT20_DISTRACTORS', 'MAIN_COLUMNS', 'CLASS_NAMES', 'EvalConfig', 'iou_xywh',
+           'remove_distractors', 'evaluate_sequence', 'evaluate', 'class_rows', 'write_class_rows',
+           'write_class_results', 'evaluate_classes', 'format_table', 'save_tables', 'detection_pr', 'voc_ap',
+           'detection_ap', 'match_to_gt', 'embedding_roc', 'tpr_at_far', 'eval_main']
 
 # %% ../nbs/04_eval.ipynb #26634e36
 def _shim_numpy():
@@ -233,13 +234,63 @@ def evaluate(gt, results_root, names=None, cfg: EvalConfig | None = None) -> pd.
         known = {e[0] for e in entries}
         if missing := [n for n in names if n not in known]: raise MotlibError(f"unknown sequence(s) {missing}; found {sorted(known)}")
         entries = [e for e in entries if e[0] in set(names)]
-    ds = [_prepare(g, _read_results(results_root/cfg.res_fmt.format(name=n), n, L, cfg), L, cfg, n) for n, g, L in entries]
-    seq_names = [e[0] for e in entries]
-    summary = _mh_compute([_mm_accumulator(d, cfg.iou_thr) for d in ds], seq_names, overall=True)
+    return _score([(n, g, _read_results(results_root/cfg.res_fmt.format(name=n), n, L, cfg), L) for n, g, L in entries], cfg)
+
+def _score(items, cfg: EvalConfig) -> pd.DataFrame:
+    "Rows per sequence + 'OVERALL' from `[(name, gt rows, result rows, seq_length)]`."
+    ds = [_prepare(g, r, L, cfg, n) for n, g, r, L in items]
+    names = [i[0] for i in items]
+    summary = _mh_compute([_mm_accumulator(d, cfg.iou_thr) for d in ds], names, overall=True)
     te = [_te_eval(d, cfg.iou_thr) for d in ds]
-    rows = {n: _row(summary.loc[n], t) for n, t in zip(seq_names, te)}
+    rows = {n: _row(summary.loc[n], t) for n, t in zip(names, te)}
     rows['OVERALL'] = _row(summary.loc['OVERALL'], _te_combine(te, cfg.iou_thr))
     return pd.DataFrame.from_dict(rows, orient='index')
+
+# %% ../nbs/04_eval.ipynb #bb971639
+CLASS_NAMES = {1: 'pedestrian', 2: 'cyclist', 3: 'car', 4: 'bicycle', 5: 'motorbike'}   # SynthMOT uses 1 and 2
+
+def class_rows(frame: int, tracks) -> np.ndarray:
+    "MOTChallenge result rows of one frame's `Tracks`, with the class (label + 1, as in gt.txt) in the 8th column."
+    from motlib.data.mot import tracks_to_rows
+    rows = tracks_to_rows(frame, tracks)
+    if tracks.labels is None: raise MotlibError(f"frame {frame}: tracks without labels cannot be written per class")
+    rows[:, 7] = np.asarray(tracks.labels).reshape(-1) + 1
+    return rows
+
+def write_class_rows(path, rows) -> Path:
+    "Write (N, 9) result `rows` as 9 fields per line, the MOT16 gt layout: frame, id, x, y, w, h, score, class, -1."
+    rows = np.asarray(rows, np.float64).reshape(-1, 9)
+    line = lambda r: f"{int(r[0])},{int(r[1])},{r[2]:.2f},{r[3]:.2f},{r[4]:.2f},{r[5]:.2f},{r[6]:.4g},{int(r[7])},-1\n"
+    return atomic_write_text(path, ''.join(line(r) for r in rows))
+
+def write_class_results(path, frames_and_tracks) -> Path:
+    "Write `(frame, Tracks)` with labels as a result file that keeps the class (see `evaluate_classes`)."
+    rows = [class_rows(f, t) for f, t in frames_and_tracks]
+    return write_class_rows(path, np.concatenate(rows) if rows else np.zeros((0, 9)))
+
+def _one_class(rows: np.ndarray, c: int) -> np.ndarray:
+    "Ground-truth rows of class `c`, relabelled as class 1 so that the one-class rules apply to them."
+    out = rows[rows[:, 7].astype(np.int64) == c].copy()
+    out[:, 7] = 1
+    return out
+
+def evaluate_classes(gt, results_root, classes=(1, 2), names=None, cfg: EvalConfig | None = None) -> pd.DataFrame:
+    "One 'OVERALL' row per class (named by `CLASS_NAMES`) and their 'mean' (mMOTA, mIDF1, ...); results carry the class."
+    from dataclasses import replace
+    cfg, results_root = replace(cfg or EvalConfig(), distractor_classes=()), Path(results_root)
+    cls = [int(c) for c in classes]
+    if not cls or len(set(cls)) != len(cls) or min(cls) < 1:
+        raise ConfigError(f"classes must be distinct class numbers >= 1, got {classes!r}")
+    entries = _gt_entries(gt)
+    if names is not None: entries = [e for e in entries if e[0] in set(names)]
+    res = {n: _read_results(results_root/cfg.res_fmt.format(name=n), n, L, cfg) for n, _, L in entries}
+    rows = {}
+    for c in cls:
+        items = [(n, _one_class(g, c), res[n][res[n][:, 7].astype(np.int64) == c], L) for n, g, L in entries]
+        rows[CLASS_NAMES.get(c, f"class {c}")] = _score(items, cfg).loc['OVERALL']
+    df = pd.DataFrame(rows).T
+    df.loc['mean'] = df.mean(numeric_only=True)
+    return df
 
 # %% ../nbs/04_eval.ipynb #b8abc285
 _COUNTS = {'GT', 'MT', 'PT', 'ML', 'FP', 'FN', 'IDs', 'Frag', 'num_objects', 'num_predictions', 'num_matches', 'num_frames',
@@ -348,13 +399,16 @@ def eval_main(argv=None) -> int:
     ap.add_argument('--names', nargs='+', help='only these sequences')
     ap.add_argument('--preset', choices=sorted(EvalConfig.presets()), help='mot17 (default) or mot20 distractor classes')
     ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='EvalConfig fields')
+    ap.add_argument('--classes', nargs='+', type=int, metavar='C',
+                    help='score these classes (8th column of the results) one by one, and their mean (mMOTA, mIDF1)')
     a = ap.parse_args(argv)
     try:
         cfg = make_config(EvalConfig, a.preset, overrides=a.overrides)
         if a.out: _check_out_dir(Path(a.out))
-        df = evaluate(a.gt_root, a.results_root, a.names, cfg)
+        if a.classes: df = evaluate_classes(a.gt_root, a.results_root, a.classes, a.names, cfg)
+        else: df = evaluate(a.gt_root, a.results_root, a.names, cfg)
         print(format_table(df))
-        if a.out: print('wrote', *save_tables(df, a.out))
+        if a.out: print('wrote', *save_tables(df, a.out, 'metrics_classes' if a.classes else 'metrics'))
     except MotlibError as e:
         print(f"motlib-eval: error: {e}", file=sys.stderr)
         return 2
