@@ -193,7 +193,7 @@ def _compute_labels(seqs, teacher, min_vis: float, progress: bool) -> dict:
     return arrays
 
 def teacher_labels(sequences, teacher='mobilenetv2', min_vis: float = 0.0, cache_dir='runs/cache/tdt', device='auto',
-                   progress: bool = False) -> PseudoLabels:
+                   progress: bool = False, source: str | None = None) -> PseudoLabels:
     "Pseudo labels of every used gt box of `sequences` by `teacher` (name, run or network), cached by content hash."
     seqs = as_sequences(sequences)
     net = load_reid(teacher, get_device(device)) if isinstance(teacher, (str, Path)) else teacher
@@ -202,7 +202,7 @@ def teacher_labels(sequences, teacher='mobilenetv2', min_vis: float = 0.0, cache
     if path.is_file(): return PseudoLabels.load(path)
     t0 = time.time()
     arrays = _compute_labels(seqs, net, min_vis, progress)
-    source = str(teacher) if isinstance(teacher, (str, Path)) else type(teacher).__name__
+    source = source or (str(teacher) if isinstance(teacher, (str, Path)) else type(teacher).__name__)
     info = dict(format=LABELS_FORMAT, key=key, teacher=source, dim=net.cfg.dim, min_vis=float(min_vis),
                 sequences=[s.name for s in seqs], seconds=round(time.time() - t0, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +274,10 @@ def collate_tdt(samples: list[dict]) -> dict:
 
 def tdt_dataset(sequences, cfg: TDTConfig, augment: bool = True) -> TDTDataset:
     "The `METHODS['tdt']` dataset: pseudo labels by `cfg.teacher` (cached), frames at `cfg.input_size`, flip + scale."
-    labels = teacher_labels(sequences, cfg.teacher, cfg.min_vis, cfg.label_cache)
+    net = load_reid(cfg.teacher, get_device('auto'))            # a bad teacher or D_s > D_t: errors before any work
+    if cfg.emb_dim > net.cfg.dim:
+        raise ConfigError(f"TDTConfig.emb_dim ({cfg.emb_dim}) must be <= the teacher's dimension D_t = {net.cfg.dim}")
+    labels = teacher_labels(sequences, net, cfg.min_vis, cfg.label_cache, source=cfg.teacher)
     aug = make_config(AugConfig, 'tdt') if augment else None
     return TDTDataset(sequences, labels, cfg.emb_dim, cfg.input_size, aug, cfg.min_vis)
 
