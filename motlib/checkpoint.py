@@ -16,8 +16,7 @@ __all__ = ['save_checkpoint', 'load_checkpoint', 'check_state_dict', 'match_stat
 
 # %% ../nbs/10a_checkpoint.ipynb #e641a639
 def save_checkpoint(state, path) -> Path:
-    """`torch.save(state)` to `path` atomically (`atomic_write`: temp file beside it, fsync, `os.replace`); the old file
-    survives a failure."""
+    "`torch.save(state)` to `path` atomically (temp file, fsync, `os.replace`): a failure keeps the old file."
     with atomic_write(path, 'wb') as f: torch.save(state, f)
     return Path(path)
 
@@ -26,8 +25,7 @@ def _short(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
 def load_checkpoint(path, map_location='cpu') -> dict:
-    """Load a checkpoint written by `save_checkpoint`; `MotlibError` naming the file if it is missing, truncated or
-    foreign."""
+    "Load a `save_checkpoint` file; a missing, truncated or foreign file is a `MotlibError` naming it."
     path = Path(path)
     if not path.is_file(): raise MotlibError(f"{path}: no such checkpoint file")
     try: return torch.load(path, map_location=map_location, weights_only=True)
@@ -48,8 +46,7 @@ def check_state_dict(own: dict, sd: dict, where) -> None:
 
 # %% ../nbs/10a_checkpoint.ipynb #c3d9fa2d
 def _unwrap(sd, where):
-    """The tensors of a state dict, a motlib checkpoint, or a {'model'|'state_dict': ...} training checkpoint (JDE,
-    FairMOT)."""
+    "The tensors of a state dict, a motlib checkpoint or a {'model'|'state_dict': ...} checkpoint (JDE, FairMOT)."
     for key in ('model', 'state_dict'):
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]
@@ -59,8 +56,7 @@ def _unwrap(sd, where):
     return sd
 
 def match_state_dict(own: dict, sd: dict, mode: str = 'auto', where='weights') -> tuple[dict, str]:
-    """`sd` renamed to `own`'s keys: mode 'exact', 'prefix', 'positional' or 'auto' (first that fits); returns (state,
-    mode used)."""
+    "`sd` renamed to `own`'s keys by mode 'exact', 'prefix', 'positional' or 'auto' (first fit): (state, mode)."
     if mode not in ('auto', 'exact', 'prefix', 'positional'):
         raise ConfigError(f"unknown weight matching mode {mode!r}")
     for m in (('exact', 'prefix', 'positional') if mode == 'auto' else (mode,)):

@@ -215,8 +215,7 @@ def _parse(value, typ):
 
 # %% ../nbs/00_core.ipynb #ece0e3ee
 def apply_overrides(cfg, overrides=None):
-    """A copy of dataclass `cfg` with `overrides` (dict or list of 'key=value' strings) applied; unknown keys are an
-    error."""
+    "A copy of dataclass `cfg` with `overrides` (dict or 'key=value' strings) applied; an unknown key is an error."
     if not overrides: return replace(cfg)
     if isinstance(overrides, str): overrides = [overrides]
     if isinstance(overrides, dict): pairs = list(overrides.items())             # never modify the caller's dict
@@ -282,8 +281,7 @@ def check_order(cfg, small: str, large: str) -> None:
 _umask_lock = threading.Lock()
 
 def current_umask() -> int:
-    """The process umask, read from /proc where possible (reading it with `os.umask` briefly changes it for every
-    thread)."""
+    "The process umask, from /proc where possible (`os.umask` would briefly change it for every thread)."
     try:
         for line in Path('/proc/self/status').read_text().splitlines():
             if line.startswith('Umask:'): return int(line.split()[1], 8)
@@ -332,8 +330,7 @@ def clean_stale_temps(path) -> list[Path]:
 # %% ../nbs/00_core.ipynb #ee16547b
 @contextmanager
 def atomic_write(path, mode: str = 'w', encoding: str | None = None, newline: str | None = None):
-    """Open a temporary sibling of `path` for writing; on success fsync it and `os.replace` it over `path`, else delete
-    it."""
+    "Write to a temporary sibling of `path`; on success fsync and `os.replace` it over `path`, else delete it."
     if not any(c in mode for c in 'wx') or '+' in mode:
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
@@ -364,8 +361,7 @@ def atomic_write_bytes(path, data: bytes) -> Path:
 # %% ../nbs/00_core.ipynb #591a9d84
 @contextmanager
 def atomic_path(path, suffix: str = '', folder: bool = False):
-    """Yield a temporary sibling path of `path` (an empty folder if `folder`); on success it replaces `path`, else is
-    removed."""
+    "Yield a temporary sibling of `path` (an empty folder if `folder`); on success it replaces `path`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path)

@@ -27,8 +27,7 @@ __all__ = ['CKPT_FORMAT', 'RUN_FILES', 'to_device', 'TrainConfig', 'lr_factor', 
 
 # %% ../nbs/10b_train.ipynb #4f1a945b
 def to_device(batch, device, channels_last: bool = False, non_blocking: bool = True):
-    """A copy of `batch` (nested dicts/lists/tuples) with every tensor on `device`; 4-D float tensors NHWC if
-    `channels_last`."""
+    "A copy of `batch` (nested dicts/lists/tuples), tensors on `device`; 4-D float ones NHWC if `channels_last`."
     if isinstance(batch, torch.Tensor):
         t = batch.to(device, non_blocking=non_blocking)
         if channels_last and t.ndim == 4 and t.is_floating_point(): t = t.contiguous(memory_format=torch.channels_last)
@@ -155,8 +154,7 @@ def make_scheduler(opt, steps_per_epoch: int, cfg: TrainConfig):
 
 # %% ../nbs/10b_train.ipynb #c3a07f1c
 def amp_dtype(amp: str, device) -> torch.dtype | None:
-    """The autocast dtype for `amp` on `device`, or None for float32: 'auto' = bf16 on CUDA (fp16 where bf16 is
-    missing), fp32 on CPU."""
+    "Autocast dtype for `amp` on `device` (None: float32); 'auto' is bf16 on CUDA (else fp16), fp32 on CPU."
     device = torch.device(device)
     if amp == 'off' or (amp == 'auto' and device.type != 'cuda'): return None
     if amp == 'auto': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -203,8 +201,7 @@ def epoch_loader(dataset, epoch: int, batch_size: int, rank: int = 0, world_size
                       num_workers=num_workers, pin_memory=pin_memory, drop_last=True, generator=g)
 
 def default_collate_fn(dataset):
-    """The dataset's `collate_fn` attribute, motlib's `collate_pairs`/`collate` for its pair/frame datasets, else
-    torch's."""
+    "The dataset's `collate_fn`, else motlib's `collate_pairs`/`collate` for pair/frame datasets, else torch's."
     if getattr(dataset, 'collate_fn', None) is not None: return dataset.collate_fn
     if isinstance(dataset, PairDataset): return collate_pairs
     return collate if isinstance(dataset, FrameDataset) else default_collate
@@ -582,8 +579,7 @@ def fit(self: Trainer) -> dict:
 # %% ../nbs/10b_train.ipynb #35e14719
 def train(model: nn.Module, dataset, cfg: TrainConfig | None = None, preset: str | None = None, overrides=None,
           collate_fn=None, callbacks=None) -> dict:
-    """Train `model` on `dataset` with `cfg` (or `TrainConfig` from `preset` and `overrides`); returns `Trainer.fit()`'s
-    summary."""
+    "Train `model` on `dataset` with `cfg` (or `preset` + `overrides`); returns `Trainer.fit()`'s summary."
     cfg = apply_overrides(cfg, overrides) if cfg is not None else make_config(TrainConfig, preset, overrides=overrides)
     return Trainer(model, dataset, cfg, collate_fn, callbacks).fit()
 

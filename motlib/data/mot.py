@@ -232,8 +232,7 @@ def write_results(path, frames_and_tracks) -> Path:
 
 # %% ../../nbs/01_data_mot.ipynb #aa2d9817
 def list_sequences(root, require_images: bool = True) -> list[Sequence]:
-    """Every sequence folder (one holding a seqinfo.ini) directly under `root`, sorted by name; hidden folders are
-    skipped."""
+    "Every sequence folder (holding a seqinfo.ini) directly under `root`, sorted by name, hidden ones skipped."
     root = Path(root)
     if not root.is_dir(): raise MOTFormatError(f"{root}: data root not found")
     seqs = [Sequence(p, require_images) for p in sorted(root.iterdir())

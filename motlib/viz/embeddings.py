@@ -101,8 +101,7 @@ def global_ids(ids, seq_names) -> np.ndarray:
 # %% ../../nbs/23_viz_embeddings.ipynb #69d3b083
 def collect_embeddings(model, sequences, size, device='cpu', tracker: str = 'jde', preset: str | None = None,
                        results_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """(embeddings, identities unique across sequences) of `model`'s detections matched to gt at IoU 0.5, via
-    `track_and_score`."""
+    "(embeddings, ids unique across sequences) of `model`'s detections matched to gt at IoU 0.5 (`track_and_score`)."
     from motlib.pipeline import ModelDetector, track_and_score
     det = ModelDetector(model, size, device)
     def detect(image, frame):

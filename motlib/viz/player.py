@@ -73,8 +73,7 @@ def _centres(tracks: Tracks) -> np.ndarray:
     return (tracks.boxes[:, :2] + tracks.boxes[:, 2:]) / 2
 
 def update_trails(trails: dict, tracks: Tracks, frame: int, trail_len: int = 30) -> dict:
-    """New trails {id: deque of (frame, x, y)} after adding this frame's `tracks`; ids unseen for `trail_len` frames are
-    dropped."""
+    "New trails {id: deque of (frame, x, y)} with this frame's `tracks`; ids unseen for `trail_len` frames dropped."
     new = {}
     for tid, pts in trails.items():
         if pts and frame - pts[-1][0] < trail_len: new[tid] = deque(pts, maxlen=trail_len)
@@ -194,8 +193,7 @@ def read_video(path) -> list[np.ndarray]:
 
 # %% ../../nbs/21_viz_player.ipynb #7b46766a
 class TrackVideoWriter:
-    """Write frames annotated with tracks (coloured boxes, ids, trails) to a video: `with TrackVideoWriter(p, fps) as w:
-    w.write(img, tracks)`."""
+    "Write frames annotated with tracks to a video: `with TrackVideoWriter(p, fps) as w: w.write(img, tracks)`."
     def __init__(self, path, fps: float = 30.0, trail_len: int = 30, show_ids: bool = True, codecs=CODECS):
         self.sink, self.trail_len, self.show_ids = _VideoSink(path, fps, codecs), trail_len, show_ids
         self.trails, self.frame, self.path = {}, 0, None
@@ -237,8 +235,7 @@ def _annotate(image, seq, t, by_frame, trail_len, gt):
 # %% ../../nbs/21_viz_player.ipynb #0ff672e5
 def render_results(source, results, out_path, fps: float | None = None, trail_len: int = 30,
                    gt: bool = False, max_frames: int | None = None) -> Path:
-    """Write an annotated video of `source` (Sequence, folder or video) with `results` (rows or file; None: ground
-    truth)."""
+    "Annotated video of `source` (Sequence, folder or video) with `results` (rows or file; None: ground truth)."
     seq = Sequence(source) if not isinstance(source, Sequence) and (Path(source)/'seqinfo.ini').is_file() else source
     if (results is None or gt) and not isinstance(seq, Sequence):
         raise MotlibError(f"{source}: ground truth needs a MOTChallenge sequence")
@@ -260,8 +257,7 @@ def encode_image(image, fmt: str = 'jpeg', quality: int = 90) -> bytes:
 
 # %% ../../nbs/21_viz_player.ipynb #50a558c9
 class TrackPlayer:
-    """An ipywidgets player for `sequence` with `results` (rows or file; None: ground truth); `gt=True` overlays gt
-    boxes."""
+    "An ipywidgets player of `sequence` with `results` (rows or file; None: gt); `gt=True` overlays the gt boxes."
     def __init__(self, sequence, results=None, gt: bool = False, trail_len: int = 30, width: int | None = None,
                  fmt: str = 'jpeg'):
         import ipywidgets as W
