@@ -149,10 +149,11 @@ def test_registry_train_track_eval(data, tmp_path):
 def test_qdtrack_trains_on_cuda(data, tmp_path):
     "A few steps of the quick preset on the GPU through the shared engine: finite, decreasing loss; detect on cuda."
     from motlib.pipeline import train_method, load_trained
-    train_method('qdtrack', 'quick', data, tmp_path/'gpu', ['max_steps=30', 'batch_size=4', 'progress=false', 'device=cuda',
-                                                            'log_every=1', 'warmup_iters=5'])
+    train_method('qdtrack', 'quick', data, tmp_path/'gpu', ['max_steps=30', 'epochs=30', 'batch_size=2', 'progress=false',
+                                                            'device=cuda', 'log_every=1', 'warmup_iters=5'])
     rows = list(csv.DictReader(open(tmp_path/'gpu'/'log.csv')))
     loss = [float(x['loss']) for x in rows]
+    assert len(loss) == 30                         # the 6-frame fixture gives 3 steps per epoch: epochs must not stop it
     assert all(np.isfinite(loss)) and np.mean(loss[-5:]) < np.mean(loss[:5])
     model, _ = load_trained(tmp_path/'gpu', device='cuda')
     d = model.detect(torch.rand(1, 3, 192, 320, device='cuda'))[0]
