@@ -113,3 +113,12 @@ def test_interpolate_tracks():
     assert interpolate_tracks(a, 0) == a and len(a) == 3 and len(a[1][1]) == 1
     with pytest.raises(MotlibError, match='max_gap'):
         interpolate_tracks(a, 1.5)
+
+
+def test_aspect_noise_reaches_the_kalman_filter():
+    from motlib.track.kalman import KalmanConfig
+    assert ByteTracker().kf.cfg.std_aspect_measurement == 0.1                       # DeepSORT's / ByteTrack's default
+    assert ByteTracker(make_config(ByteTrackerConfig, 'synthmot')).kf.cfg.std_aspect_measurement == 0.003
+    assert ByteTracker(ByteTrackerConfig(), KalmanConfig(std_aspect_measurement=0.5)).kf.cfg.std_aspect_measurement == 0.5
+    with pytest.raises(ConfigError, match='ByteTrackerConfig.aspect_noise'):
+        make_config(ByteTrackerConfig, overrides=['aspect_noise=0'])

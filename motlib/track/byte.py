@@ -32,6 +32,7 @@ class ByteTrackerConfig:
     duplicate_iou: float = 0.85             # a tracked and a lost track with IoU above are duplicates
     min_box_area: float = 0.0               # report only boxes with w*h > min_box_area (their script: 10; 0: off)
     max_aspect: float | None = None         # report only boxes with w/h <= max_aspect (their script: 1.6; None: off)
+    aspect_noise: float = 0.1               # Kalman measurement std of the aspect ratio w/h (DeepSORT's, notebook 05)
 
     def __post_init__(self):
         "Scores and IoU costs in [0, 1], low_thresh <= det_thresh, counts >= 0, frame_rate > 0."
@@ -44,18 +45,20 @@ class ByteTrackerConfig:
         check_range(self, 'frame_rate', 0, 1e4, lo_open=True)
         check_range(self, 'min_box_area', 0)
         check_range(self, 'max_aspect', 0, lo_open=True)
+        check_range(self, 'aspect_noise', 0, 10, lo_open=True)
 
     @staticmethod
     def presets():
         return {'bytetrack': dict(min_box_area=10.0, max_aspect=1.6), 'mot20': dict(fuse_score=False),
                 'no_byte': dict(low_thresh=0.5),
-                'synthmot': dict(det_thresh=0.4, new_track_thresh=0.4)}   # tuned on SynthMOT mot17 val-01 (notebook 09c)
+                'synthmot': dict(det_thresh=0.4, new_track_thresh=0.4, aspect_noise=0.003)}   # SynthMOT mot17 val-01
 
 # %% ../../nbs/09b_byte.ipynb #47e64a49
 class ByteTracker(JDETracker):
     "BYTE (ByteTrack, sec. 3) on boxes and scores alone: `update(Detections) -> Tracks` once per frame."
     def __init__(self, cfg: ByteTrackerConfig | None = None, kalman_cfg: KalmanConfig | None = None):
-        super().__init__(cfg or ByteTrackerConfig(), kalman_cfg)
+        cfg = cfg or ByteTrackerConfig()
+        super().__init__(cfg, kalman_cfg or KalmanConfig(std_aspect_measurement=cfg.aspect_noise))
 
     def reset(self):
         "Forget all tracks; the next frame is frame 1 and the next identity is 1."
