@@ -29,7 +29,7 @@ def synth_main(argv=None) -> int:
     "Console script `motlib-synth ROOT [--preset tiny] [--seed 0] [--splits ...] [--set k=v ...]`."
     ap = argparse.ArgumentParser(prog='motlib-synth', description='Generate SynthMOT sequences in MOTChallenge format.')
     ap.add_argument('root', nargs='?', default='data/synth', help='output folder (default data/synth)')
-    ap.add_argument('--preset', default='tiny', help='tiny | mot17 | mot20')
+    ap.add_argument('--preset', default='tiny', help='tiny | tiny_cyclists | mot17 | mot20')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--splits', nargs='+', default=['train', 'val', 'test'])
     ap.add_argument('--no-reid', action='store_true', help='skip the re-ID crop pool')

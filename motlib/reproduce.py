@@ -367,7 +367,9 @@ _TDT_TEACHERS = """- **Teachers first**: `motlib-train reid --preset quick --out
   their rank-1 and
   mAP on the crop pool's query/gallery split are in `reports/reid_teachers.md`. The paper's teachers were trained on
   MSMT17 and scored on Market-1501 (ResNet-50 22.8, OSNet-Small 31.0, OSNet-Large 43.3 mAP); ours on SynthMOT's pool
-  (30 training identities). The untrained ImageNet MobileNetV2 plays the paper's weakest teacher."""
+  (30 training identities). Rows are ranked by the teacher mAPs measured on an H200 (reports/reid_teachers.md:
+  OSNet-like small 18.2, ImageNet MobileNetV2 34.6, OSNet-like large 38.2; 15 queries, so a few points are noise) and
+  matched to the paper's teachers of the same rank."""
 _TDT_QUICK = """- **Data and budget**: SynthMOT tiny (10 training sequences of 100 frames at 320x192) and the quick student
   (MobileNetV2-FPN RetinaNet with local ImageNet weights, one anchor scale per level, D_s = 128, 5 epochs of batch 8,
   Adam) instead of ResNet-34-FPN on ~54k images for 300-500k SGD iterations at 1088x608.
@@ -383,16 +385,17 @@ TABLES.update({t.name: check_table(t) for t in (
           caveats={'quick': _TDT_BAR + '\n' + _TDT_QUICK}),
     Table('tdt_table3', 'TDT Table 3: a better teacher gives a better tracker (paper 004, sec. 4.4.1)', 'tdt',
           ('MOTA', 'IDF1', 'IDs', 'AP', 'TPR'),
-          rows={'weak: ImageNet MobileNetV2': Row(dict(teacher='mobilenetv2'),
-                                                  what="untrained for re-ID (1280-d ImageNet features); paper: ResNet-50 (22.8)"),
-                'medium: OSNet-like small': Row(dict(teacher='runs/teachers/osnet-small'),
-                                                what='OSNet-like x0.25, 8 epochs on the crop pool; paper: OSNet-Small (31.0)'),
+          rows={'weak: OSNet-like small': Row(dict(teacher='runs/teachers/osnet-small'),
+                                              what='OSNet-like x0.25, 8 epochs on the crop pool (mAP 18.2); paper: ResNet-50 (22.8)'),
+                'medium: ImageNet MobileNetV2': Row(dict(teacher='mobilenetv2'),
+                                                    what='untrained for re-ID, 1280-d ImageNet features (mAP 34.6); '
+                                                         'paper: OSNet-Small (31.0)'),
                 'strong: OSNet-like large': Row(dict(teacher='runs/teachers/osnet-large'),
-                                                what='OSNet-like x0.5, 60 epochs on the crop pool; paper: OSNet-Large (43.3)'),
+                                                what='OSNet-like x0.5, 60 epochs on the crop pool (mAP 38.2); paper: OSNet-Large (43.3)'),
                 'MobileNetV2 fine-tuned': Row(dict(teacher='runs/teachers/mobilenetv2-ft'),
                                               what='the ImageNet MobileNetV2 fine-tuned 60 epochs on the crop pool (no paper row)')},
-          paper={'weak: ImageNet MobileNetV2': dict(MOTA=75.4, IDF1=76.4, IDs=76, AP=90.2),
-                 'medium: OSNet-like small': dict(MOTA=76.3, IDF1=76.6, IDs=76, AP=91.1),
+          paper={'weak: OSNet-like small': dict(MOTA=75.4, IDF1=76.4, IDs=76, AP=90.2),
+                 'medium: ImageNet MobileNetV2': dict(MOTA=76.3, IDF1=76.6, IDs=76, AP=91.1),
                  'strong: OSNet-like large': dict(MOTA=78.5, IDF1=78.7, IDs=57, AP=91.3)},
           paper_tol={'IDs': 0},
           caveats={'quick': _TDT_TEACHERS + '\n' + _TDT_QUICK}),
@@ -772,8 +775,9 @@ CAVEATS = {
   a backbone that learns fast per step wins, not necessarily the one that is better at convergence.
 - **Noise**: three seeds give a rough spread; "within noise" means the difference is not resolved at this budget, not
   that the rows are equal.
-- **Speed**: FPS are measured on a shared 2-core CPU at 320x192, every validation frame counted (no warm-up); the
-  paper's are on a GPU at 1088x608. Other jobs on the machine move them by a lot.""",
+- **Speed**: FPS are measured on the device the header names (on this project's machine a shared 2-core CPU) at
+  320x192, every validation frame counted (no warm-up); the paper's are on a GPU at 1088x608. Other jobs on the machine
+  move them by a lot.""",
     'full': """- The full preset follows the paper's training recipe (section 4.2) on the data given with `--data`;
   on SynthMOT rather than the paper's datasets, absolute numbers are still not comparable. FPS depend on the GPU.
 - The ResNets start from random weights unless `--set pretrained=imagenet` is given (torchvision's weights, downloaded
