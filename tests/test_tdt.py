@@ -121,7 +121,7 @@ def test_config_and_paper_defaults():
     for over, field in ((dict(backbone='vgg16'), 'backbone'), (dict(input_size=(100, 64)), 'input_size'),
                         (dict(bg_iou=0.7), 'bg_iou'), (dict(emb_dim=0), 'emb_dim'),
                         (dict(anchor_sizes=(32,)), 'anchor_sizes'), (dict(input_size=(128, 96)), 'too small'),
-                        (dict(teacher=''), 'teacher'), (dict(w_emb=-1), 'w_emb')):
+                        (dict(teacher=''), 'teacher'), (dict(w_emb=-1), 'w_emb'), (dict(head_norm='bn'), 'head_norm')):
         with pytest.raises(ConfigError, match=field) as e: TDTConfig(**over)
         assert '\n' not in str(e.value)
     from motlib.data.datasets import AugConfig
@@ -186,7 +186,7 @@ def test_tdt_tables_are_data():
         assert name in TABLES and preset_rows(name, 'quick') == list(TABLES[name].rows)
     assert [row_plan('tdt_table6', r)['train']['emb_dim'] for r in TABLES['tdt_table6'].rows] == [64, 128, 256, 512]
     teachers = [row_plan('tdt_table3', r)['train']['teacher'] for r in TABLES['tdt_table3'].rows]
-    assert teachers == ['mobilenetv2', 'runs/teachers/osnet-small', 'runs/teachers/osnet-large', 'runs/teachers/mobilenetv2-ft']
+    assert teachers == ['runs/teachers/osnet-small', 'mobilenetv2', 'runs/teachers/osnet-large', 'runs/teachers/mobilenetv2-ft']
     p = row_plan('tdt_quick', 'quick preset')
     assert (p['method'], p['tracker'], p['tracker_preset']) == ('tdt', 'jde', 'fairmot')
     assert row_plan('tdt_table4', 'FairMOT')['method'] == 'fairmot'

@@ -43,6 +43,7 @@ class TDTConfig:
     fpn_channels: int = 256               # FPN width (RetinaNet)
     head_channels: int = 128              # class and box subnets: 4 convs of this width (section 4.2)
     head_convs: int = 4
+    head_norm: str = 'gn'                 # 'gn': GroupNorm after each subnet conv (torchvision's RetinaNet v2) | 'none'
     # embedder head: conv 3x3 -> BN -> ReLU -> conv 3x3, this width between (section 4.2)
     emb_channels: int = 256
     # D_s: the first D_s dims of the teacher embedding are regressed (Tab. 6; D_s <= D_t)
@@ -103,6 +104,7 @@ def _check_tdt_config(c: TDTConfig):
         setattr(c, k, tuple(float(x) for x in v))
     if len(c.anchor_sizes) != 5:
         raise ConfigError(f"TDTConfig.anchor_sizes must have 5 values (P3..P7), got {c.anchor_sizes}")
+    check_choice(c, 'head_norm', ('gn', 'none'))
     check_range(c, 'fg_iou', 0, 1, lo_open=True)
     check_range(c, 'bg_iou', 0, 1)
     if c.bg_iou > c.fg_iou: raise ConfigError(f"TDTConfig: bg_iou ({c.bg_iou}) must be <= fg_iou ({c.fg_iou})")
@@ -313,11 +315,13 @@ class RetinaFPN(nn.Module):
         return list(self.fpn(feats).values())
 
 class Subnet(nn.Sequential):
-    "RetinaNet's class/box subnet: `convs` x (3x3 conv, ReLU) then a 3x3 conv to `out` channels; N(0, 0.01) weights."
-    def __init__(self, cin: int, width: int, convs: int, out: int, bias_init: float = 0.0):
+    "RetinaNet's class/box subnet: `convs` x (3x3 conv, [GroupNorm], ReLU), a 3x3 conv to `out`; N(0, 0.01) weights."
+    def __init__(self, cin: int, width: int, convs: int, out: int, bias_init: float = 0.0, norm: str = 'gn'):
         layers, c = [], cin
         for _ in range(convs):
-            layers += [nn.Conv2d(c, width, 3, 1, 1), nn.ReLU(inplace=True)]
+            layers.append(nn.Conv2d(c, width, 3, 1, 1))
+            if norm == 'gn': layers.append(nn.GroupNorm(min(32, max(1, width // 4)), width))
+            layers.append(nn.ReLU(inplace=True))
             c = width
         super().__init__(*layers, nn.Conv2d(c, out, 3, 1, 1))
         for m in self.modules():
@@ -351,8 +355,8 @@ class TDT(nn.Module):
         A = self.num_anchors = self.anchor_gen.num_anchors_per_location()[0]
         self.trunk = RetinaFPN(cfg.backbone, cfg.pretrained, cfg.fpn_channels)
         prior = -math.log((1 - 0.01) / 0.01)                       # RetinaNet: every anchor starts at p = 0.01
-        self.cls_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A, prior)
-        self.box_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A * 4)
+        self.cls_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A, prior, cfg.head_norm)
+        self.box_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A * 4, 0.0, cfg.head_norm)
         self.emb_head = EmbeddingHead(cfg.fpn_channels, cfg.emb_channels, A, cfg.emb_dim)
         self.box_coder = BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))
         self.matcher = Matcher(cfg.fg_iou, cfg.bg_iou, allow_low_quality_matches=True)
@@ -364,8 +368,8 @@ class TDT(nn.Module):
         "All anchors (N, 4) xyxy in input pixels, and the number per level (cached per input and map sizes)."
         key = (tuple(images.shape[-2:]), tuple(tuple(f.shape[-2:]) for f in feats), images.device)
         if key not in self._anchors:
-            il = ImageList(images[:1], [tuple(images.shape[-2:])])
-            a = self.anchor_gen(il, [f[:1] for f in feats])[0]
+            il = ImageList(images[:1].float(), [tuple(images.shape[-2:])])
+            a = self.anchor_gen(il, [f[:1].float() for f in feats])[0]      # float32 even under bf16 autocast
             self._anchors[key] = (a, [f.shape[-2] * f.shape[-1] * self.num_anchors for f in feats])
         return self._anchors[key]
 
@@ -391,7 +395,7 @@ def loss(self: TDT, batch: dict) -> dict:
     cls_sum = box_sum = out['cls'].new_zeros((), dtype=torch.float32)
     n_pos, emb_terms = 0, []
     for i, (gt, teach) in enumerate(zip(batch['boxes'], batch['teacher'])):
-        gt = gt.to(anchors.dtype)
+        gt = gt.float()
         if len(gt): matched = self.matcher(box_iou(gt, anchors))
         else: matched = torch.full((len(anchors),), -1, dtype=torch.int64, device=anchors.device)
         pos, valid = matched >= 0, matched != Matcher.BETWEEN_THRESHOLDS
@@ -440,6 +444,7 @@ def detect(self: TDT, images: torch.Tensor) -> list[Detections]:
 
 # %% ../../nbs/18_models_tdt.ipynb #c6ee1f5b
 TRAIN_PRESETS = dict(
-    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=5, schedule='cosine', warmup_iters=50, log_every=10),
+    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=5, schedule='cosine', warmup_iters=50, log_every=10,
+               grad_clip=10.0),
     full=dict(optimizer='sgd', lr=0.15, momentum=0.9, weight_decay=1e-4, schedule='cosine', batch_size=16, epochs=30,
               warmup_iters=2000, warmup='constant', warmup_factor=0.001 / 0.15, grad_clip=10.0))
