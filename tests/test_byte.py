@@ -122,3 +122,11 @@ def test_aspect_noise_reaches_the_kalman_filter():
     assert ByteTracker(ByteTrackerConfig(), KalmanConfig(std_aspect_measurement=0.5)).kf.cfg.std_aspect_measurement == 0.5
     with pytest.raises(ConfigError, match='ByteTrackerConfig.aspect_noise'):
         make_config(ByteTrackerConfig, overrides=['aspect_noise=0'])
+
+
+def test_jde_aspect_noise_default_is_the_authors():
+    from motlib.track.kalman import KalmanConfig
+    assert JDETracker().kf.cfg == KalmanConfig()                                     # unchanged default filter
+    assert JDETracker(make_config(JDETrackerConfig, overrides=['aspect_noise=0.003'])).kf.cfg.std_aspect_measurement == 0.003
+    with pytest.raises(ConfigError, match='JDETrackerConfig.aspect_noise'):
+        make_config(JDETrackerConfig, overrides=['aspect_noise=-1'])

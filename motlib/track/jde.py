@@ -37,6 +37,7 @@ class JDETrackerConfig:
     byte: bool = False                      # BYTE (ByteTrack, sec. 3): match low-score boxes to still-unmatched tracks
     byte_low_thresh: float = 0.1            # BYTE: boxes with byte_low_thresh < score <= det_thresh are low-score boxes
     byte_match_thresh: float = 0.5          # BYTE: max 1-IoU of a still-unmatched tracked track and a low-score box
+    aspect_noise: float = 0.1               # Kalman measurement std of the aspect ratio w/h (DeepSORT's; notebook 09b)
 
     def __post_init__(self):
         "Scores, IoU distances and weights in [0, 1], a non-negative fused-cost threshold, counts >= 0, frame_rate > 0."
@@ -52,6 +53,7 @@ class JDETrackerConfig:
         check_choice(self, 'byte', (True, False))
         for k in ('byte_low_thresh', 'byte_match_thresh'): check_range(self, k, 0, 1)
         if self.byte: check_order(self, 'byte_low_thresh', 'det_thresh')
+        check_range(self, 'aspect_noise', 0, 10, lo_open=True)
 
     @staticmethod
     def presets():
@@ -103,7 +105,7 @@ class JDETracker:
     "The online tracker of JDE / FairMOT: `update(Detections) -> Tracks` once per frame."
     def __init__(self, cfg: JDETrackerConfig | None = None, kalman_cfg: KalmanConfig | None = None):
         self.cfg = cfg or JDETrackerConfig()
-        self.kf = KalmanFilter(kalman_cfg)
+        self.kf = KalmanFilter(kalman_cfg or KalmanConfig(std_aspect_measurement=self.cfg.aspect_noise))
         self.reset()
 
     def reset(self):
