@@ -257,3 +257,16 @@ def test_jde_trains_on_cuda(tmp_path):
     model, _ = load_trained(tmp_path / 'gpu', device='cuda')
     d = model.detect(torch.rand(1, 3, 192, 320, device='cuda'))[0]
     assert d.embeddings is None or torch.isfinite(torch.as_tensor(d.embeddings)).all()
+
+
+def test_triplet_losses_of_a_batch_without_embeddings():
+    "A batch where no anchor is positive (or every id is -1): both pair losses are 0 (not an error) and backpropagate."
+    f = torch.zeros(0, 4, requires_grad=True)
+    for fn in (triplet_loss, upper_bound_loss):
+        v = fn(f, torch.zeros(0, dtype=torch.long))
+        assert v.item() == 0.0
+        v.backward()
+    m = build_jde(JDEConfig(**SMALL, emb_loss='triplet'), num_ids=4)
+    b = _batch()
+    b['ids'] = [torch.full((2,), -1)] * 2
+    assert torch.isfinite(m.loss(b)['loss'])

@@ -329,7 +329,7 @@ def _hardest_positive(f: torch.Tensor, ids: torch.Tensor):
     eye = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
     pos = same & ~eye
     sim = f @ f.T
-    hard_pos = sim.masked_fill(~pos, math.inf).min(1).values
+    hard_pos = sim.masked_fill(~pos, math.inf).min(1).values if len(ids) else sim.new_zeros(0)   # no anchor: empty
     return sim, hard_pos, ~same, pos.any(1)
 
 def triplet_loss(f: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
