@@ -414,36 +414,38 @@ def bench_sde(root, scenes=tuple(SDE_SCENES), reid=tuple(SDE_REID), frames: int 
     torch.manual_seed(seed)
     det = ModelDetector(build_jde(cfg, num_ids=100), cfg.input_size, dev)
     nets = {'joint (JDE)': None, **{f"SDE + {k}": _sde_reid(SDE_REID[k]).to(dev) for k in reid}}
+    clock = time.perf_counter if dev.type == 'cuda' else time.process_time    # CPU: this process's CPU time
     rows, rng = [], np.random.default_rng(seed)
     with single_core():
         for scene in scenes:
             seq = sde_scene(root, scene, frames, seed)
-            for pipe, net in nets.items():
-                trk = build_tracker('jde', seq.frame_rate, 'jde')
-                t_det, t_reid, t_asso, people = [], [], [], []
-                for k, (t, im) in enumerate(iter_frames(seq)):
-                    g = seq.gt_frame(t)
-                    boxes = g.boxes.astype(np.float32)
+            trks = {pipe: build_tracker('jde', seq.frame_rate, 'jde') for pipe in nets}
+            acc = {pipe: dict(det=[], reid=[], asso=[], people=[]) for pipe in nets}
+            for k, (t, im) in enumerate(iter_frames(seq)):
+                boxes = seq.gt_frame(t).boxes.astype(np.float32)
+                for pipe, net in nets.items():              # interleaved: every pipeline sees the same moments
                     sync()
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     det(im, t)
                     sync()
-                    t1 = time.perf_counter()
+                    t1 = clock()
                     if net is None: emb = rng.standard_normal((len(boxes), cfg.emb_dim)).astype(np.float32)
                     else: emb = crop_embed(net, im, np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
                     sync()
-                    t2 = time.perf_counter()
-                    trk.update(Detections(boxes, np.ones(len(boxes), np.float32), emb, frame=t))
-                    t3 = time.perf_counter()
+                    t2 = clock()
+                    trks[pipe].update(Detections(boxes, np.ones(len(boxes), np.float32), emb, frame=t))
+                    t3 = clock()
                     if k >= warmup:
-                        t_det.append(t1 - t0)
-                        t_reid.append(t2 - t1 if net is not None else 0.0)
-                        t_asso.append(t3 - t2)
-                        people.append(len(boxes))
-                ms = [1e3 * float(np.median(x)) for x in (t_det, t_reid, t_asso)]
-                rows.append(dict(scene=scene, pipeline=pipe, people=float(np.mean(people)), detector_ms=ms[0],
+                        a = acc[pipe]
+                        a['det'].append(t1 - t0)
+                        a['reid'].append(t2 - t1 if net is not None else 0.0)
+                        a['asso'].append(t3 - t2)
+                        a['people'].append(len(boxes))
+            for pipe, a in acc.items():
+                ms = [1e3 * float(np.median(a[k])) for k in ('det', 'reid', 'asso')]
+                rows.append(dict(scene=scene, pipeline=pipe, people=float(np.mean(a['people'])), detector_ms=ms[0],
                                  reid_ms=ms[1], association_ms=ms[2], total_ms=sum(ms), fps=1e3 / sum(ms),
-                                 frames=len(people), device=str(dev)))
+                                 frames=len(a['people']), device=str(dev)))
     return pd.DataFrame(rows)
 
 def sde_report(df: pd.DataFrame, command: str, env: dict | None = None) -> str:
@@ -462,10 +464,14 @@ def sde_report(df: pd.DataFrame, command: str, env: dict | None = None) -> str:
                                               zip(g.pipeline, g.total_ms) if p != 'joint (JDE)')]
     return (f"# Joint (JDE) vs separate detection and embedding (SDE): time per frame against the number of people\n\n"
             f"- command: `{command}`\n{head}\n- device: {df.device.iloc[0] if len(df) else '-'}; one thread "
-            f"(`single_core`); median over the timed frames ({int(df.frames.min()) if len(df) else 0} per row)\n"
+            f"(`single_core`); on the CPU the times are this process's CPU time (`time.process_time`, so other "
+            f"jobs on a shared machine do not inflate them), on a GPU wall time with synchronisation; pipelines "
+            f"interleaved frame by frame; median over the timed frames "
+            f"({int(df.frames.min()) if len(df) else 0} per row)\n"
             "- boxes: the ground-truth boxes of each frame are embedded and associated (so that the crops are "
             "exactly the people); the detector (JDE quick network, 320x192, untrained weights: the time does not "
-            "depend on them) runs on every frame and is counted\n\n" + '\n'.join(lines) + '\n\nSDE time over joint time:\n\n'
+            "depend on them) runs on every frame and is counted\n\n" + '\n'.join(lines)
+            + '\n\nSDE time over joint time:\n\n'
             + '\n'.join(ratio) + '\n')
 
 def _sde_args(p):
