@@ -2,7 +2,8 @@
 # The GPU checks of motlib in one run (how the GPU figures in reports/ were taken).
 # Usage, on a CUDA machine, from the repository root:  OUT=some/folder bash scripts/gpu_check.sh [LANE.sh ...]
 # Each LANE.sh (optional) is a bash script of long jobs (reproductions) run in the background beside the checks, with
-# OMP_NUM_THREADS=$LANE_THREADS; lanes still running DEADLINE seconds after the start are stopped. The reports/ folder,
+# OMP_NUM_THREADS=$LANE_THREADS; lanes still running DEADLINE seconds after the start are stopped. CHECKS=0 runs the
+# lanes only. The reports/ folder,
 # the reproduction records and every log end up in $OUT/results.tar.gz.
 # Wheels of the pure-Python dependencies a bare GPU image lacks may be given in .whl/ (see README, "GPU").
 set -uo pipefail
@@ -30,6 +31,7 @@ for lane in "$@"; do
   OMP_NUM_THREADS=${LANE_THREADS:-3} setsid bash "$lane" > "logs/$name.log" 2>&1 &
   pids+=($!)
 done
+if [ "${CHECKS:-1}" = 1 ]; then
 log "1. pytest on the GPU machine: the tests that train or run on cuda"
 timeout ${PYTEST_S:-150} python3 -m pytest -q -p no:cacheprovider tests -k "cuda or gpu" > logs/pytest_gpu.log 2>&1
 tail -8 logs/pytest_gpu.log
@@ -42,6 +44,7 @@ log "3. DDP through torchrun (one process per GPU; here 1)"
 timeout 80 torchrun --standalone --nproc_per_node 1 "$(command -v motlib-train)" fairmot --preset quick --data data/synth \
   --out /tmp/ddp --set max_steps=20 device=cuda progress=False > logs/ddp.log 2>&1
 echo "torchrun rc $?"; tail -3 logs/ddp.log
+fi
 for i in "${!pids[@]}"; do
   left=$((DEADLINE - (SECONDS - T0)))
   while kill -0 "${pids[$i]}" 2>/dev/null && [ $left -gt 0 ]; do sleep 5; left=$((DEADLINE - (SECONDS - T0))); done
