@@ -28,7 +28,6 @@ ALLOWED: dict[str, set[str]] = {
     'pipeline.py': {'long'},
     'reproduce.py': {'long'},
     'track/baselines.py': {'long', 'semicolon', 'attach'},
-    'track/byte.py': {'long'},
     'track/jde.py': {'long', 'semicolon', 'attach'},
     'track/kalman.py': {'long', 'semicolon', 'attach'},
     'track/matching.py': {'long', 'semicolon'},
