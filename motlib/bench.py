@@ -14,10 +14,10 @@ import torch
 from .core import MotlibError, Detections, atomic_write_text, seed_everything
 
 # %% auto #0
-__all__ = ['ASSOCIATION_TRACKERS', 'PREVIOUS_QUICK', 'SDE_SCENES', 'SDE_REID', 'moving_objects', 'association_frames',
+__all__ = ['ASSOCIATION_TRACKERS', 'SDE_SCENES', 'SDE_REID', 'PREVIOUS_QUICK', 'moving_objects', 'association_frames',
            'association_tracker', 'single_core', 'time_association', 'bench_association', 'plot_association_bench',
-           'environment', 'association_report', 'bench_main', 'training_batches', 'engine_vs_bare', 'compare_settings',
-           'train_step_report', 'sde_scene', 'bench_sde', 'sde_report']
+           'environment', 'association_report', 'sde_scene', 'bench_sde', 'sde_report', 'bench_main',
+           'training_batches', 'engine_vs_bare', 'compare_settings', 'train_step_report']
 
 # %% ../nbs/20_bench.ipynb #ecca2b5f
 def moving_objects(n: int, frames: int, image_size=(1920, 1080), seed: int = 0):
@@ -161,6 +161,121 @@ def association_report(df: pd.DataFrame, command: str, env: dict | None = None, 
             "- DeepSORT: deep_sort_realtime.deepsort_tracker.DeepSort(embedder=None), defaults otherwise, embeddings via "
             "`update_tracks(raw, embeds=...)`; `deepsort_over_this` = DeepSORT median / tracker median (> 1: faster)\n"
             f"{notes}\n{head}{body}")
+
+# %% ../nbs/20_bench.ipynb #5de0b002
+from .core import ConfigError, make_config
+
+SDE_SCENES = {  # name -> (SynthMOT preset, overrides): about 10, 40 and 150 people per frame
+    '~10 people (tiny)': ('tiny', {}),
+    '~40 people (mot17)': ('mot17', dict(people_min=40, people_max=40)),
+    '~150 people (mot20)': ('mot20', dict(people_min=150, people_max=150)),
+}
+SDE_REID = {'MobileNetV2 (ImageNet)': 'mobilenetv2', 'OSNet-like (quick)': 'quick'}
+
+def _sde_reid(name: str):
+    from motlib.models.reid import ReIDConfig, build_reid, load_reid
+    return load_reid('mobilenetv2') if name == 'mobilenetv2' else build_reid(make_config(ReIDConfig, name)).eval()
+
+def sde_scene(root, name: str, frames: int = 12, seed: int = 0):
+    "One SynthMOT validation sequence of scene `name` (see `SDE_SCENES`), written under `root` once."
+    from motlib.data.synth import generate
+    from motlib.data.mot import list_sequences
+    if name not in SDE_SCENES: raise ConfigError(f"unknown scene {name!r}; choose from {list(SDE_SCENES)}")
+    preset, over = SDE_SCENES[name]
+    out = Path(root)/preset
+    generate(out, preset, ('val',), seed, dict(over, frames=frames, seqs_val=1), reid=False)
+    return list_sequences(out/'val')[0]
+
+def bench_sde(root, scenes=tuple(SDE_SCENES), reid=tuple(SDE_REID), frames: int = 12, warmup: int = 2,
+              device: str = 'cpu', seed: int = 0) -> pd.DataFrame:
+    "Per scene and pipeline: median ms per frame of detector, re-ID and association, and the total (see the text)."
+    from motlib.core import get_device
+    from motlib.data.datasets import iter_frames
+    from motlib.models.jde import JDEConfig, build_jde
+    from motlib.models.reid import crop_embed
+    from motlib.pipeline import ModelDetector, build_tracker
+    if warmup >= frames: raise ConfigError(f"warmup ({warmup}) must be < frames ({frames})")
+    dev = get_device(device)
+    sync = (lambda: torch.cuda.synchronize()) if dev.type == 'cuda' else (lambda: None)
+    cfg = make_config(JDEConfig, 'quick', overrides=dict(pretrained=False))
+    torch.manual_seed(seed)
+    det = ModelDetector(build_jde(cfg, num_ids=100), cfg.input_size, dev)
+    nets = {'joint (JDE)': None, **{f"SDE + {k}": _sde_reid(SDE_REID[k]).to(dev) for k in reid}}
+    clock = time.perf_counter if dev.type == 'cuda' else time.process_time    # CPU: this process's CPU time
+    rows, rng = [], np.random.default_rng(seed)
+    with single_core():
+        for scene in scenes:
+            seq = sde_scene(root, scene, frames, seed)
+            trks = {pipe: build_tracker('jde', seq.frame_rate, 'jde') for pipe in nets}
+            acc = {pipe: dict(det=[], reid=[], asso=[], people=[]) for pipe in nets}
+            for k, (t, im) in enumerate(iter_frames(seq)):
+                boxes = seq.gt_frame(t).boxes.astype(np.float32)
+                for pipe, net in nets.items():              # interleaved: every pipeline sees the same moments
+                    sync()
+                    t0 = clock()
+                    det(im, t)
+                    sync()
+                    t1 = clock()
+                    if net is None: emb = rng.standard_normal((len(boxes), cfg.emb_dim)).astype(np.float32)
+                    else: emb = crop_embed(net, im, np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+                    sync()
+                    t2 = clock()
+                    trks[pipe].update(Detections(boxes, np.ones(len(boxes), np.float32), emb, frame=t))
+                    t3 = clock()
+                    if k >= warmup:
+                        a = acc[pipe]
+                        a['det'].append(t1 - t0)
+                        a['reid'].append(t2 - t1 if net is not None else 0.0)
+                        a['asso'].append(t3 - t2)
+                        a['people'].append(len(boxes))
+            for pipe, a in acc.items():
+                ms = [1e3 * float(np.median(a[k])) for k in ('det', 'reid', 'asso')]
+                rows.append(dict(scene=scene, pipeline=pipe, people=float(np.mean(a['people'])), detector_ms=ms[0],
+                                 reid_ms=ms[1], association_ms=ms[2], total_ms=sum(ms), fps=1e3 / sum(ms),
+                                 frames=len(a['people']), device=str(dev)))
+    return pd.DataFrame(rows)
+
+def sde_report(df: pd.DataFrame, command: str, env: dict | None = None) -> str:
+    "Markdown: conditions, the table, and per scene the SDE / joint time ratio."
+    env = env or environment()
+    head = '\n'.join(f"- {k}: {v}" for k, v in env.items())
+    cols = ['scene', 'pipeline', 'people', 'detector_ms', 'reid_ms', 'association_ms', 'total_ms', 'fps']
+    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * 2 + '---:|' * (len(cols) - 2)]
+    for _, r in df.iterrows():
+        lines.append(f"| {r.scene} | {r.pipeline} | {r.people:.0f} | {r.detector_ms:.1f} | {r.reid_ms:.1f} | "
+                     f"{r.association_ms:.1f} | {r.total_ms:.1f} | {r.fps:.1f} |")
+    ratio = []
+    for scene, g in df.groupby('scene', sort=False):
+        j = g[g.pipeline == 'joint (JDE)'].total_ms.iloc[0]
+        ratio += [f"- {scene}: " + ', '.join(f"{p} {t / j:.1f}x the joint time" for p, t in
+                                              zip(g.pipeline, g.total_ms) if p != 'joint (JDE)')]
+    return (f"# Joint (JDE) vs separate detection and embedding (SDE): time per frame against the number of people\n\n"
+            f"- command: `{command}`\n{head}\n- device: {df.device.iloc[0] if len(df) else '-'}; one thread "
+            f"(`single_core`); on the CPU the times are this process's CPU time (`time.process_time`, so other "
+            f"jobs on a shared machine do not inflate them), on a GPU wall time with synchronisation; pipelines "
+            f"interleaved frame by frame; median over the timed frames "
+            f"({int(df.frames.min()) if len(df) else 0} per row)\n"
+            "- boxes: the ground-truth boxes of each frame are embedded and associated (so that the crops are "
+            "exactly the people); the detector (JDE quick network, 320x192, untrained weights: the time does not "
+            "depend on them) runs on every frame and is counted\n\n" + '\n'.join(lines)
+            + '\n\nSDE time over joint time:\n\n'
+            + '\n'.join(ratio) + '\n')
+
+def _sde_args(p):
+    p.add_argument('--root', default='data/bench-sde', help='where the SynthMOT scenes are written (once)')
+    p.add_argument('--scenes', nargs='+', default=list(SDE_SCENES), choices=list(SDE_SCENES))
+    p.add_argument('--reid', nargs='+', default=list(SDE_REID), choices=list(SDE_REID))
+    p.add_argument('--frames', type=int, default=12)
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--report', default='reports/sde_speed.md', help="Markdown report ('' for none)")
+
+def _sde_main(a, command: str):
+    df = bench_sde(a.root, a.scenes, a.reid, a.frames, a.warmup, a.device)
+    print(df.round(2).to_string(index=False))
+    if a.report:
+        atomic_write_text(a.report, sde_report(df, command))
+        print(f"report: {a.report}")
 
 # %% ../nbs/20_bench.ipynb #1198a94a
 def _association_args(p):
@@ -374,118 +489,3 @@ def train_step_report(r: dict, speed: dict, command: str, env: dict | None = Non
             f"**Engine / bare loop: {r['ratio']:.3f}** (target at most 1.15).\n\n"
             f"## The quick preset against its previous engine options (same run, same batches)\n\n{sp}")
 
-
-# %% ../nbs/20_bench.ipynb #5de0b002
-from .core import ConfigError, make_config
-
-SDE_SCENES = {  # name -> (SynthMOT preset, overrides): about 10, 40 and 150 people per frame
-    '~10 people (tiny)': ('tiny', {}),
-    '~40 people (mot17)': ('mot17', dict(people_min=40, people_max=40)),
-    '~150 people (mot20)': ('mot20', dict(people_min=150, people_max=150)),
-}
-SDE_REID = {'MobileNetV2 (ImageNet)': 'mobilenetv2', 'OSNet-like (quick)': 'quick'}
-
-def _sde_reid(name: str):
-    from motlib.models.reid import ReIDConfig, build_reid, load_reid
-    return load_reid('mobilenetv2') if name == 'mobilenetv2' else build_reid(make_config(ReIDConfig, name)).eval()
-
-def sde_scene(root, name: str, frames: int = 12, seed: int = 0):
-    "One SynthMOT validation sequence of scene `name` (see `SDE_SCENES`), written under `root` once."
-    from motlib.data.synth import generate
-    from motlib.data.mot import list_sequences
-    if name not in SDE_SCENES: raise ConfigError(f"unknown scene {name!r}; choose from {list(SDE_SCENES)}")
-    preset, over = SDE_SCENES[name]
-    out = Path(root)/preset
-    generate(out, preset, ('val',), seed, dict(over, frames=frames, seqs_val=1), reid=False)
-    return list_sequences(out/'val')[0]
-
-def bench_sde(root, scenes=tuple(SDE_SCENES), reid=tuple(SDE_REID), frames: int = 12, warmup: int = 2,
-              device: str = 'cpu', seed: int = 0) -> pd.DataFrame:
-    "Per scene and pipeline: median ms per frame of detector, re-ID and association, and the total (see the text)."
-    from motlib.core import get_device
-    from motlib.data.datasets import iter_frames
-    from motlib.models.jde import JDEConfig, build_jde
-    from motlib.models.reid import crop_embed
-    from motlib.pipeline import ModelDetector, build_tracker
-    if warmup >= frames: raise ConfigError(f"warmup ({warmup}) must be < frames ({frames})")
-    dev = get_device(device)
-    sync = (lambda: torch.cuda.synchronize()) if dev.type == 'cuda' else (lambda: None)
-    cfg = make_config(JDEConfig, 'quick', overrides=dict(pretrained=False))
-    torch.manual_seed(seed)
-    det = ModelDetector(build_jde(cfg, num_ids=100), cfg.input_size, dev)
-    nets = {'joint (JDE)': None, **{f"SDE + {k}": _sde_reid(SDE_REID[k]).to(dev) for k in reid}}
-    clock = time.perf_counter if dev.type == 'cuda' else time.process_time    # CPU: this process's CPU time
-    rows, rng = [], np.random.default_rng(seed)
-    with single_core():
-        for scene in scenes:
-            seq = sde_scene(root, scene, frames, seed)
-            trks = {pipe: build_tracker('jde', seq.frame_rate, 'jde') for pipe in nets}
-            acc = {pipe: dict(det=[], reid=[], asso=[], people=[]) for pipe in nets}
-            for k, (t, im) in enumerate(iter_frames(seq)):
-                boxes = seq.gt_frame(t).boxes.astype(np.float32)
-                for pipe, net in nets.items():              # interleaved: every pipeline sees the same moments
-                    sync()
-                    t0 = clock()
-                    det(im, t)
-                    sync()
-                    t1 = clock()
-                    if net is None: emb = rng.standard_normal((len(boxes), cfg.emb_dim)).astype(np.float32)
-                    else: emb = crop_embed(net, im, np.c_[boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
-                    sync()
-                    t2 = clock()
-                    trks[pipe].update(Detections(boxes, np.ones(len(boxes), np.float32), emb, frame=t))
-                    t3 = clock()
-                    if k >= warmup:
-                        a = acc[pipe]
-                        a['det'].append(t1 - t0)
-                        a['reid'].append(t2 - t1 if net is not None else 0.0)
-                        a['asso'].append(t3 - t2)
-                        a['people'].append(len(boxes))
-            for pipe, a in acc.items():
-                ms = [1e3 * float(np.median(a[k])) for k in ('det', 'reid', 'asso')]
-                rows.append(dict(scene=scene, pipeline=pipe, people=float(np.mean(a['people'])), detector_ms=ms[0],
-                                 reid_ms=ms[1], association_ms=ms[2], total_ms=sum(ms), fps=1e3 / sum(ms),
-                                 frames=len(a['people']), device=str(dev)))
-    return pd.DataFrame(rows)
-
-def sde_report(df: pd.DataFrame, command: str, env: dict | None = None) -> str:
-    "Markdown: conditions, the table, and per scene the SDE / joint time ratio."
-    env = env or environment()
-    head = '\n'.join(f"- {k}: {v}" for k, v in env.items())
-    cols = ['scene', 'pipeline', 'people', 'detector_ms', 'reid_ms', 'association_ms', 'total_ms', 'fps']
-    lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * 2 + '---:|' * (len(cols) - 2)]
-    for _, r in df.iterrows():
-        lines.append(f"| {r.scene} | {r.pipeline} | {r.people:.0f} | {r.detector_ms:.1f} | {r.reid_ms:.1f} | "
-                     f"{r.association_ms:.1f} | {r.total_ms:.1f} | {r.fps:.1f} |")
-    ratio = []
-    for scene, g in df.groupby('scene', sort=False):
-        j = g[g.pipeline == 'joint (JDE)'].total_ms.iloc[0]
-        ratio += [f"- {scene}: " + ', '.join(f"{p} {t / j:.1f}x the joint time" for p, t in
-                                              zip(g.pipeline, g.total_ms) if p != 'joint (JDE)')]
-    return (f"# Joint (JDE) vs separate detection and embedding (SDE): time per frame against the number of people\n\n"
-            f"- command: `{command}`\n{head}\n- device: {df.device.iloc[0] if len(df) else '-'}; one thread "
-            f"(`single_core`); on the CPU the times are this process's CPU time (`time.process_time`, so other "
-            f"jobs on a shared machine do not inflate them), on a GPU wall time with synchronisation; pipelines "
-            f"interleaved frame by frame; median over the timed frames "
-            f"({int(df.frames.min()) if len(df) else 0} per row)\n"
-            "- boxes: the ground-truth boxes of each frame are embedded and associated (so that the crops are "
-            "exactly the people); the detector (JDE quick network, 320x192, untrained weights: the time does not "
-            "depend on them) runs on every frame and is counted\n\n" + '\n'.join(lines)
-            + '\n\nSDE time over joint time:\n\n'
-            + '\n'.join(ratio) + '\n')
-
-def _sde_args(p):
-    p.add_argument('--root', default='data/bench-sde', help='where the SynthMOT scenes are written (once)')
-    p.add_argument('--scenes', nargs='+', default=list(SDE_SCENES), choices=list(SDE_SCENES))
-    p.add_argument('--reid', nargs='+', default=list(SDE_REID), choices=list(SDE_REID))
-    p.add_argument('--frames', type=int, default=12)
-    p.add_argument('--warmup', type=int, default=2)
-    p.add_argument('--device', default='cpu')
-    p.add_argument('--report', default='reports/sde_speed.md', help="Markdown report ('' for none)")
-
-def _sde_main(a, command: str):
-    df = bench_sde(a.root, a.scenes, a.reid, a.frames, a.warmup, a.device)
-    print(df.round(2).to_string(index=False))
-    if a.report:
-        atomic_write_text(a.report, sde_report(df, command))
-        print(f"report: {a.report}")
