@@ -292,9 +292,11 @@ class DetectionDataset(FrameDataset):
 # %% ../../nbs/03_data_datasets.ipynb #f8ae2365
 def collate(samples: list[dict]) -> dict:
     "Batch frame samples: {'images': (B, 3, H, W), 'boxes', 'ids', 'labels', 'rows', 'meta': lists}."
+    # a sample without 'rows' (a dataset of one's own) keeps its boxes in order: rows 0..n-1
+    rows = [s['rows'] if 'rows' in s else torch.arange(len(s['boxes'])) for s in samples]
     return dict(images=torch.stack([s['image'] for s in samples]), boxes=[s['boxes'] for s in samples],
                 ids=[s['ids'] for s in samples], labels=[s['labels'] for s in samples],
-                rows=[s['rows'] for s in samples], meta=[s['meta'] for s in samples])
+                rows=rows, meta=[s['meta'] for s in samples])
 
 def collate_pairs(samples: list[dict]) -> dict:
     "Batch pair samples: {'key': collate(keys), 'ref': collate(refs)}."
