@@ -16,7 +16,9 @@ CONFIGS = [('motlib.data.synth', 'SynthConfig'), ('motlib.eval', 'EvalConfig'),
            ('motlib.track.baselines', 'SORTConfig'), ('motlib.track.baselines', 'IoUTrackerConfig'),
            ('motlib.track.baselines', 'OracleConfig'), ('motlib.track.kalman', 'KalmanConfig'),
            ('motlib.train', 'TrainConfig'), ('motlib.models.fairmot', 'FairMOTConfig'),
-           ('motlib.data.datasets', 'AugConfig')]
+           ('motlib.data.datasets', 'AugConfig'), ('motlib.track.byte', 'ByteTrackerConfig'),
+           ('motlib.models.jde', 'JDEConfig'), ('motlib.models.qdtrack', 'QDTrackConfig'), ('motlib.models.tdt', 'TDTConfig'),
+           ('motlib.models.reid', 'ReIDConfig')]
 
 _SETTINGS = settings(max_examples=int(os.environ.get('MOTLIB_FUZZ_EXAMPLES', 40)), deadline=None, database=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
