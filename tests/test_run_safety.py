@@ -215,7 +215,10 @@ def test_ctrl_c_during_epoch_end_save_still_saves(tmp_path, monkeypatch):
         return real(state, path)
     monkeypatch.setattr(T, 'save_checkpoint', save_with_ctrl_c)
     cfg = T.TrainConfig(epochs=3, batch_size=8, lr=1e-2, lr_steps=(), progress=False, device='cpu', out_dir=str(tmp_path/'r'))
-    with pytest.raises(KeyboardInterrupt): T.Trainer(ToyDetector(), ToyBoxes(32), cfg).fit()
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)    # Python's own Ctrl-C, whatever an earlier test left
+    try:
+        with pytest.raises(KeyboardInterrupt): T.Trainer(ToyDetector(), ToyBoxes(32), cfg).fit()
+    finally: signal.signal(signal.SIGINT, old)
     from motlib.checkpoint import load_checkpoint
     assert load_checkpoint(tmp_path/'r'/'last.pt')['step'] == 4       # the end of epoch 1, complete
 
