@@ -17,11 +17,11 @@ from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_
 
 # %% auto #0
 __all__ = ['BACKBONES', 'TRAIN_PRESETS', 'FairMOTConfig', 'ModulatedDeformConv', 'conv_bn_relu', 'bilinear_upsample',
-           'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp', 'ResNetFPN',
-           'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius', 'draw_gaussians', 'build_targets',
-           'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss', 'uncertainty_total', 'heatmap_peaks', 'decode',
-           'FairMOT', 'build_fairmot', 'authors_key', 'authors_state_dict', 'fairmot_from_authors',
-           'load_authors_fairmot']
+           'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp', 'staged_features',
+           'ResNetFPN', 'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius', 'draw_gaussians',
+           'build_targets', 'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss', 'uncertainty_total',
+           'heatmap_peaks', 'decode', 'FairMOT', 'build_fairmot', 'authors_key', 'authors_state_dict',
+           'fairmot_from_authors', 'load_authors_fairmot']
 
 # %% ../../nbs/11_models_fairmot.ipynb #88011f03
 BACKBONES = ('dla34', 'resnet18', 'resnet34', 'resnet50', 'resnet34_fpn', 'mobilenetv2')
@@ -272,6 +272,14 @@ class ResNetUp(nn.Module):
 
     def forward(self, x): return self.up(self.trunk(x))
 
+def staged_features(stages, x) -> OrderedDict:
+    "Run `x` through `stages` in turn; stage i's output under the key str(i), as torchvision's FPN takes them."
+    feats = OrderedDict()
+    for i, stage in enumerate(stages):
+        x = stage(x)
+        feats[str(i)] = x
+    return feats
+
 class ResNetFPN(nn.Module):
     "torchvision ResNet trunk + `FeaturePyramidNetwork`; returns the stride-4 level (B, out_channels, H/4, W/4)."
     def __init__(self, depth: int = 34, out_channels: int = 128):
@@ -283,12 +291,7 @@ class ResNetFPN(nn.Module):
         self.fpn = FeaturePyramidNetwork([64 * e, 128 * e, 256 * e, 512 * e], out_channels)
         self.out_channels = out_channels
 
-    def forward(self, x):
-        x, feats = self.stem(x), OrderedDict()
-        for i, s in enumerate(self.stages):
-            x = s(x)
-            feats[str(i)] = x
-        return self.fpn(feats)['0']
+    def forward(self, x): return self.fpn(staged_features(self.stages, self.stem(x)))['0']
 
 # %% ../../nbs/11_models_fairmot.ipynb #42ac725e
 class MobileNetV2Up(nn.Module):

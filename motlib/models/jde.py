@@ -16,7 +16,8 @@ from torchvision.ops import FeaturePyramidNetwork, box_iou, nms
 from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig, bilinear_upsample, conv_bn_relu,
-                                   build_backbone as fairmot_backbone, default_emb_scale, id_loss, uncertainty_total)
+                                   build_backbone as fairmot_backbone, default_emb_scale, id_loss, staged_features,
+                                   uncertainty_total)
 
 # %% auto #0
 __all__ = ['JDE_ANCHORS', 'BACKBONES', 'EMB_LOSSES', 'WEIGHTINGS', 'TASKS', 'TRAIN_PRESETS', 'JDEConfig', 'level_anchors',
@@ -227,11 +228,7 @@ class MobileNetV2FPN(nn.Module):
         self.out_channels = (out_channels,) * 3
 
     def forward(self, x) -> list[torch.Tensor]:
-        feats = {}
-        for i, s in enumerate(self.stages):
-            x = s(x)
-            feats[str(i)] = x
-        return list(self.fpn(feats).values())
+        return list(self.fpn(staged_features(self.stages, x)).values())
 
 class FairMOTTrunk(nn.Module):
     "FairMOT's backbone (stride 4) brought to stride 2 (bilinear up-sampling + conv) or 8 (stride-2 conv): one map."

@@ -18,6 +18,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import FeaturePyramidNetwork, batched_nms, box_iou, sigmoid_focal_loss
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+from .fairmot import staged_features
 from ..core import (ConfigError, Detections, MotlibError, atomic_write, check_choice, check_range, get_device,
                          make_config)
 from ..data.datasets import AugConfig, DetectionDataset, as_sequences, collate
@@ -308,11 +309,7 @@ class RetinaFPN(nn.Module):
         self.out_channels = out_channels
 
     def forward(self, x) -> list[torch.Tensor]:
-        feats = {}
-        for i, s in enumerate(self.stages):
-            x = s(x)
-            feats[str(i)] = x
-        return list(self.fpn(feats).values())
+        return list(self.fpn(staged_features(self.stages, x)).values())
 
 class Subnet(nn.Sequential):
     "RetinaNet's class/box subnet: `convs` x (3x3 conv, [GroupNorm], ReLU), a 3x3 conv to `out`; N(0, 0.01) weights."
