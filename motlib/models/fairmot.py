@@ -16,12 +16,12 @@ from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 
 # %% auto #0
-__all__ = ['BACKBONES', 'TRAIN_PRESETS', 'FairMOTConfig', 'ModulatedDeformConv', 'conv_bn_relu', 'bilinear_upsample',
-           'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp', 'staged_features',
-           'ResNetFPN', 'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius', 'draw_gaussians',
-           'build_targets', 'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss', 'uncertainty_total',
-           'heatmap_peaks', 'decode', 'FairMOT', 'build_fairmot', 'authors_key', 'authors_state_dict',
-           'fairmot_from_authors', 'load_authors_fairmot']
+__all__ = ['BACKBONES', 'TRAIN_PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FairMOTConfig', 'ModulatedDeformConv', 'conv_bn_relu',
+           'bilinear_upsample', 'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp',
+           'staged_features', 'ResNetFPN', 'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius',
+           'draw_gaussians', 'build_targets', 'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss',
+           'uncertainty_total', 'heatmap_peaks', 'decode', 'FairMOT', 'build_fairmot', 'authors_key',
+           'authors_state_dict', 'fairmot_from_authors', 'load_authors_fairmot']
 
 # %% ../../nbs/11_models_fairmot.ipynb #88011f03
 BACKBONES = ('dla34', 'resnet18', 'resnet34', 'resnet50', 'resnet34_fpn', 'mobilenetv2')
@@ -455,7 +455,7 @@ def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, strid
     return out
 
 # %% ../../nbs/11_models_fairmot.ipynb #22c38887
-_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)   # torchvision's ImageNet statistics
 
 class FairMOT(nn.Module):
     "FairMOT (paper 002): backbone at stride 4, heatmap/offset/size heads, re-ID head, uncertainty-balanced losses."
@@ -475,8 +475,8 @@ class FairMOT(nn.Module):
             self.s_det = nn.Parameter(torch.tensor([cfg.s_det_init]))
             self.s_id = nn.Parameter(torch.tensor([cfg.s_id_init])) if cfg.num_ids > 0 else None
         else: self.s_det = self.s_id = None
-        self.register_buffer('mean', torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> dict:
         "Head outputs {'hm' (logits), 'wh', 'off', 'id'}, each (B, C, H/4, W/4)."

@@ -17,6 +17,7 @@ from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig, bilinear_upsample, conv_bn_relu,
                                    build_backbone as fairmot_backbone, default_emb_scale, id_loss, staged_features,
+                                   IMAGENET_MEAN, IMAGENET_STD,
                                    uncertainty_total)
 
 # %% auto #0
@@ -371,8 +372,6 @@ class LossWeighting(nn.Module):
         return (losses / avg.clamp(min=1e-12)).sum()
 
 # %% ../../nbs/13_models_jde.ipynb #f8bf23f1
-_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 class JDE(nn.Module):
     "JDE (paper 003): backbone + FPN, `AnchorHead` at every stride, a shared identity classifier, weighted losses."
     def __init__(self, cfg: JDEConfig | None = None):
@@ -387,8 +386,8 @@ class JDE(nn.Module):
                                        cfg.loss_norm_momentum)
         self.matcher = Matcher(cfg.fg_iou, cfg.bg_iou, allow_low_quality_matches=False)
         self.coder = BoxCoder(weights=(1.0, 1.0, 1.0, 1.0))
-        self.register_buffer('mean', torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> list[dict]:
         "The head's output per level (see `AnchorHead.forward`)."

@@ -18,6 +18,7 @@ from torchvision.models.detection.faster_rcnn import TwoMLPHead, FastRCNNPredict
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import MultiScaleRoIAlign, box_iou
 from ..data.datasets import AugConfig, AugParams, PairDataset, transform_frame, _to_sample
+from .fairmot import IMAGENET_MEAN, IMAGENET_STD
 from ..core import ConfigError, Detections, MotlibError, check_choice, check_range, make_config
 
 # %% auto #0
@@ -230,8 +231,6 @@ def track_targets(key_ids: torch.Tensor, ref_ids: torch.Tensor) -> torch.Tensor:
     return (key_ids[:, None] == ref_ids[None]) & (key_ids[:, None] >= 0) & (ref_ids[None] >= 0)
 
 # %% ../../nbs/15_models_qdtrack.ipynb #1f3aad56
-_MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 class QDTrack(nn.Module):
     "QDTrack (paper 001): torchvision's Faster R-CNN + a quasi-dense embedding head on RoIAlign features of its FPN."
     def __init__(self, cfg: QDTrackConfig | None = None):
@@ -242,8 +241,8 @@ class QDTrack(nn.Module):
         self.track_roi = MultiScaleRoIAlign(names, cfg.roi_size, sampling_ratio=0 if cfg.backbone == 'resnet50' else 2)
         self.embed_head = EmbedHead(self.detector.backbone.out_channels, cfg.emb_convs, cfg.emb_conv_channels,
                                     cfg.emb_fc, cfg.emb_dim, cfg.roi_size)
-        self.register_buffer('mean', torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def features(self, images: torch.Tensor):
         "(ImageList, FPN maps) of RGB images in [0, 1], (B, 3, H, W) with H, W multiples of 32 (no resizing)."

@@ -17,11 +17,11 @@ from fastcore.basics import patch
 from ..core import ConfigError, MotlibError, check_choice, check_range, make_config
 
 # %% auto #0
-__all__ = ['REID_ARCHS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'TRAIN_PRESETS', 'IMAGENET_TEACHER', 'parse_market_name', 'CropFolder',
-           'read_crop_folder', 'market_eval', 'ReIDConfig', 'conv_bn', 'LiteConv', 'ChannelGate', 'OSBlock',
-           'OSNetLike', 'EmbedLayer', 'ReIDNet', 'build_reid', 'batch_hard_triplet', 'read_crop', 'augment_crop',
-           'ReIDCrops', 'collate_crops', 'reid_root', 'reid_dataset', 'embed_crops', 'cut_crops', 'crop_embed',
-           'evaluate_reid', 'load_reid', 'teacher_name', 'teacher_report']
+__all__ = ['REID_ARCHS', 'TRAIN_PRESETS', 'IMAGENET_TEACHER', 'parse_market_name', 'CropFolder', 'read_crop_folder',
+           'market_eval', 'ReIDConfig', 'conv_bn', 'LiteConv', 'ChannelGate', 'OSBlock', 'OSNetLike', 'EmbedLayer',
+           'ReIDNet', 'build_reid', 'batch_hard_triplet', 'read_crop', 'augment_crop', 'ReIDCrops', 'collate_crops',
+           'reid_root', 'reid_dataset', 'embed_crops', 'cut_crops', 'crop_embed', 'evaluate_reid', 'load_reid',
+           'teacher_name', 'teacher_report']
 
 # %% ../../nbs/17_models_reid.ipynb #a72f502a
 _MARKET = re.compile(r'^(-?\d+)_c(\d+)s(\d+)_(\d+)_(\d+)\.(jpg|jpeg|png)$', re.I)
@@ -76,7 +76,7 @@ def market_eval(dist: np.ndarray, q_pids, q_cams, g_pids, g_cams, max_rank: int 
 
 # %% ../../nbs/17_models_reid.ipynb #9486870a
 REID_ARCHS = ('osnet_like', 'resnet18', 'mobilenetv2', 'mobilenetv2_imagenet')
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+from .fairmot import IMAGENET_MEAN, IMAGENET_STD   # one copy of torchvision's statistics
 
 @dataclass
 class ReIDConfig:
