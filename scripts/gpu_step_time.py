@@ -9,6 +9,7 @@ import numpy as np, torch
 from motlib.bench import training_batches
 from motlib.pipeline import METHODS, method_configs
 from motlib.train import Trainer
+from motlib.core import atomic_write_text
 
 method, preset, data, out = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 steps, warmup = int(sys.argv[5]) if len(sys.argv) > 5 else 20, 5
@@ -47,4 +48,4 @@ for k, v in med.items():
     lines.append(f"| {k} | {v:.1f} | {tcfg.batch_size / v * 1e3:.0f} | {ref / v:.2f}x |")
 text = '\n'.join(lines) + '\n'
 print(text)
-open(out, 'w').write(text)
+atomic_write_text(out, text)          # a failed run leaves an earlier report as it was
