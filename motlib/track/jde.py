@@ -38,6 +38,8 @@ class JDETrackerConfig:
     byte_low_thresh: float = 0.1            # BYTE: boxes with byte_low_thresh < score <= det_thresh are low-score boxes
     byte_match_thresh: float = 0.5          # BYTE: max 1-IoU of a still-unmatched tracked track and a low-score box
     aspect_noise: float = 0.1               # Kalman measurement std of the aspect ratio w/h (DeepSORT's; notebook 09b)
+    new_track_thresh: float | None = None   # start tracklets only from boxes scoring above (ByteTrack: det_thresh + 0.1)
+    report_box: str = 'kalman'              # 'kalman': the filtered state (both authors' scripts); 'detection': the matched box
 
     def __post_init__(self):
         "Scores, IoU distances and weights in [0, 1], a non-negative fused-cost threshold, counts >= 0, frame_rate > 0."
@@ -54,6 +56,8 @@ class JDETrackerConfig:
         for k in ('byte_low_thresh', 'byte_match_thresh'): check_range(self, k, 0, 1)
         if self.byte: check_order(self, 'byte_low_thresh', 'det_thresh')
         check_range(self, 'aspect_noise', 0, 10, lo_open=True)
+        check_range(self, 'new_track_thresh', 0, 1)
+        check_choice(self, 'report_box', ('kalman', 'detection'))
 
     @staticmethod
     def presets():
@@ -62,7 +66,10 @@ class JDETrackerConfig:
                                 max_aspect=1.6),
                 'jde_byte': dict(emb_metric='euclidean', min_box_area=200.0, max_aspect=1.6, byte=True),
                 'fairmot_byte': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True,
-                                     min_box_area=100.0, max_aspect=1.6, byte=True)}
+                                     min_box_area=100.0, max_aspect=1.6, byte=True),
+                'fairmot_plus': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True,
+                                     min_box_area=100.0, max_aspect=1.6, byte=True, new_track_thresh=0.5,
+                                     report_box='detection')}
 
 # %% ../../nbs/07_jde_tracker.ipynb #33b14a85
 class TrackState(IntEnum):
@@ -85,12 +92,13 @@ class TrackPool:
     hits: np.ndarray     # (T,) number of matched frames
     start: np.ndarray    # (T,) frame the tracklet was born
     last: np.ndarray     # (T,) last frame with a matched detection
+    obs: np.ndarray      # (T, 4) xyxy box of the last matched detection (reported when report_box='detection')
 
     @staticmethod
     def empty(emb_dim: int = 0) -> TrackPool:
         i = lambda: np.zeros(0, np.int64)
         return TrackPool(i(), np.zeros(0, np.int8), np.zeros((0, 8)), np.zeros((0, 8, 8)),
-                         np.zeros((0, emb_dim), np.float32), np.zeros(0, np.float32), i(), i(), i())
+                         np.zeros((0, emb_dim), np.float32), np.zeros(0, np.float32), i(), i(), i(), np.zeros((0, 4)))
 
     def __len__(self): return len(self.ids)
     def select(self, idx) -> TrackPool: return TrackPool(*(getattr(self, f.name)[idx] for f in fields(self)))
@@ -127,6 +135,7 @@ class JDETracker:
         if len(t):
             P.mean[t], P.cov[t] = self.kf.update(P.mean[t], P.cov[t], box_convert(boxes[j], 'xyxy', 'cxcyah'))
             P.score[t], P.last[t], P.hits[t] = scores[j], self.frame_id, P.hits[t] + 1
+            P.obs[t] = boxes[j]
         return rows[rest]
 
 # %% ../../nbs/07_jde_tracker.ipynb #02d44216
@@ -185,20 +194,25 @@ def _apply(self: JDETracker, trk, det, lost, removed, xyah, scores, emb):
         P.mean[trk], P.cov[trk] = self.kf.update(P.mean[trk], P.cov[trk], xyah[det])
         if P.emb.shape[1]: P.emb[trk] = l2_normalize(c.emb_momentum * P.emb[trk] + (1 - c.emb_momentum) * emb[det])
         P.score[trk], P.last[trk], P.hits[trk] = scores[det], f, P.hits[trk] + 1
+        P.obs[trk] = box_convert(xyah[det], 'cxcyah', 'xyxy')
         young = (P.state[trk] == TrackState.NEW) & (P.hits[trk] < c.min_hits)
         P.state[trk] = np.where(young, TrackState.NEW, TrackState.TRACKED)
     P.state[lost], P.state[removed] = TrackState.LOST, TrackState.REMOVED
     P.state[(P.state == TrackState.LOST) & (f - P.last > self.max_time_lost)] = TrackState.REMOVED
 
 def _start_tracks(self: JDETracker, det, xyah, scores, emb):
-    "New tracklets (fresh identities) from the unmatched detections `det`."
-    c, f, k = self.cfg, self.frame_id, len(det)
+    "New tracklets (fresh identities) from the unmatched detections `det` (above `new_track_thresh` when it is set)."
+    c, f = self.cfg, self.frame_id
+    if c.new_track_thresh is not None:
+        det = det[scores[det] > c.new_track_thresh]
+    k = len(det)
     if k == 0: return
     mean, cov = self.kf.initiate(xyah[det])
     confirmed = c.min_hits <= 1 or (c.activate_first_frame and f == 1)
     st = np.full(k, TrackState.TRACKED if confirmed else TrackState.NEW, np.int8)
     new = TrackPool(self.next_id + np.arange(k, dtype=np.int64), st, mean, cov, emb[det], scores[det],
-                    np.ones(k, np.int64), np.full(k, f, np.int64), np.full(k, f, np.int64))
+                    np.ones(k, np.int64), np.full(k, f, np.int64), np.full(k, f, np.int64),
+                    box_convert(xyah[det], 'cxcyah', 'xyxy'))
     self.next_id += k
     self.pool = self.pool.concat(new)
 
@@ -227,7 +241,10 @@ def _update(self: JDETracker, dets: Detections) -> Tracks:
     self._start_tracks(unmatched, xyah, scores, emb)
     self._remove_duplicates()
     out = np.flatnonzero(self.pool.state == TrackState.TRACKED)
-    boxes = self.pool.boxes(out)
+    if c.report_box == 'kalman':
+        boxes = self.pool.boxes(out)
+    else:
+        boxes = self.pool.obs[out].copy()      # a tracked tracklet was matched in this frame: its detection's box
     keep = self._reportable(boxes)
     return Tracks(self.pool.ids[out[keep]], boxes[keep], self.pool.score[out[keep]])
 
