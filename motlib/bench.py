@@ -16,8 +16,8 @@ from .core import MotlibError, Detections, atomic_write_text, seed_everything
 # %% auto #0
 __all__ = ['ASSOCIATION_TRACKERS', 'SDE_SCENES', 'SDE_REID', 'PREVIOUS_QUICK', 'moving_objects', 'association_frames',
            'association_tracker', 'single_core', 'time_association', 'bench_association', 'plot_association_bench',
-           'environment', 'association_report', 'sde_scene', 'bench_sde', 'sde_report', 'bench_main',
-           'training_batches', 'engine_vs_bare', 'compare_settings', 'train_step_report']
+           'environment', 'association_report', 'sde_scene', 'bench_sde', 'sde_report', 'training_batches',
+           'engine_vs_bare', 'compare_settings', 'train_step_report']
 
 # %% ../nbs/20_bench.ipynb #ecca2b5f
 def moving_objects(n: int, frames: int, image_size=(1920, 1080), seed: int = 0):
@@ -278,23 +278,6 @@ def _sde_main(a, command: str):
         print(f"report: {a.report}")
 
 # %% ../nbs/20_bench.ipynb #1198a94a
-def _association_args(p):
-    p.add_argument('--objects', type=int, nargs='+', default=[10, 50, 200], help='objects per frame')
-    p.add_argument('--frames', type=int, default=300, help='frames per run (the first --warmup are not timed)')
-    p.add_argument('--warmup', type=int, default=20)
-    p.add_argument('--trackers', nargs='+', default=['sort', 'jde', 'qd', 'deepsort'], choices=sorted(ASSOCIATION_TRACKERS))
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--report', default=None, help="Markdown report ('' for none; default reports/bench_association.md, "
-                   "with --peers reports/bench_association_peers.md)")
-    p.add_argument('--peers', action='store_true', help='accuracy and update time on public detections beside BoxMOT '
-                   '(ByteTrack, OC-SORT, BoT-SORT; pip install -e ".[bench]"), see motlib.track.public')
-    p.add_argument('--root', default='data/synth-mot17/val', help='--peers: MOTChallenge root or sequence folder with det and gt')
-    p.add_argument('--public-trackers', nargs='+', default=['sort', 'byte'], metavar='NAME[:PRESET]',
-                   help='--peers: motlib trackers (registry names)')
-    p.add_argument('--interpolate', type=int, default=0, metavar='N', help='--peers: offline gap filling of motlib trackers')
-    p.add_argument('--plot', default='', help='PNG plot file (optional)')
-    p.add_argument('--note', default='', help='a line added to the report')
-
 def _train_step_args(p):
     p.add_argument('--method', default='fairmot')
     p.add_argument('--preset', default='quick')
@@ -315,50 +298,6 @@ def _train_step_main(a, command: str):
     if a.report:
         atomic_write_text(a.report, rep)
         print(f"report: {a.report}")
-
-def bench_main(argv=None) -> int:
-    "Console script `motlib-bench`: run a benchmark, print its table, write its report."
-    for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(k, '1')
-    ap = argparse.ArgumentParser(prog='motlib-bench', description='motlib speed benchmarks (conditions written beside the figures)')
-    sub = ap.add_subparsers(dest='bench', required=True)
-    _association_args(sub.add_parser('association', help='tracker update time per frame against the number of objects'))
-    _train_step_args(sub.add_parser('train-step', help='where a training step goes; engine step time over a bare loop'))
-    _sde_args(sub.add_parser('sde', help='time per frame of joint (JDE) vs SDE against the number of people'))
-    argv = list(sys.argv[1:] if argv is None else argv)
-    a = ap.parse_args(argv)
-    command = 'motlib-bench ' + ' '.join(shlex.quote(x) for x in argv)
-    if a.bench == 'train-step':
-        try:
-            _train_step_main(a, command)
-        except MotlibError as e:
-            print(f"motlib-bench: error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    if a.bench == 'sde':
-        try: _sde_main(a, command)
-        except MotlibError as e:
-            print(f"motlib-bench: error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    if a.peers:
-        from motlib.track.public import peers_main
-        try: peers_main(a, command)
-        except MotlibError as e:
-            print(f"motlib-bench: error: {e}", file=sys.stderr)
-            return 2
-        return 0
-    a.report = 'reports/bench_association.md' if a.report is None else a.report
-    try: df = bench_association(a.objects, a.frames, a.trackers, a.warmup, seed=a.seed, progress=True)
-    except MotlibError as e: print(f"motlib-bench: error: {e}", file=sys.stderr); return 2
-    print(df.round(3).to_string(index=False))
-    if a.report:
-        note = f"- note: {a.note}\n" if a.note else ''
-        atomic_write_text(a.report, association_report(df, command, notes=note))
-        print(f"report: {a.report}")
-    if a.plot:
-        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-        plot_association_bench(df); plt.savefig(a.plot, dpi=100, bbox_inches='tight'); print(f"plot: {a.plot}")
-    return 0
 
 # %% ../nbs/20_bench.ipynb #4342ae23
 def training_batches(method: str = 'fairmot', preset: str = 'quick', data='data/synth', overrides=None, n: int = 10,

@@ -287,7 +287,7 @@ _F1_QUICK = """- **Same backbone for both heads**: MobileNetV2 from local ImageN
   learned-uncertainty weighting of three tasks; the anchor-free head FairMOT's two-term weighting."""
 _SDE_QUICK = """- **SDE**: the detector is a JDE trained **without** its embedding task (the same architecture,
   recipe and steps as the joint row); the embeddings come from a separate re-ID network on the crop of each box
-  (`motlib.models.reid`, notebook 17): the untrained ImageNet MobileNetV2 (1280-d pooled features, 256x128 crops)
+  (`motlib.models.reid`, notebook 12b): the untrained ImageNet MobileNetV2 (1280-d pooled features, 256x128 crops)
   and the OSNet-like network trained on SynthMOT's crop pool. The latter must exist first: `motlib-train reid
   --preset quick --out runs/teachers/osnet-large` (TDT's strong teacher, the same run).
 - **Budget**: 200 steps per row for the three trainings (joint and the two SDE detectors), 3 seeds each.

@@ -17,7 +17,7 @@ import check_docs                                     # noqa: E402
 pytestmark = pytest.mark.skipif(check_docs.find_browser() is None, reason='needs chromium (apt-get install chromium)')
 
 # the syllabus, a lesson with formulas, and a lesson saved with its figures and folded solutions
-PAGES = ('index.ipynb', '05_kalman.ipynb', '23_viz_embeddings.ipynb')
+PAGES = ('index.ipynb', '05_kalman.ipynb', '12_viz_embeddings.ipynb')
 
 
 @pytest.fixture(scope='module')
@@ -35,21 +35,21 @@ def site(tmp_path_factory):
 
 
 def test_pages_render_without_errors(site, browser, tmp_path):
-    report = check_docs.check_site(site, shots=tmp_path, shot_pages=('index.html', '23_viz_embeddings.html'),
+    report = check_docs.check_site(site, shots=tmp_path, shot_pages=('index.html', '12_viz_embeddings.html'),
                                    browser=browser)
-    assert set(report) == {'index.html', '05_kalman.html', '23_viz_embeddings.html'}
+    assert set(report) == {'index.html', '05_kalman.html', '12_viz_embeddings.html'}
     # the syllabus links every lesson; in this three-page site the others are absent (the full site has them all)
     absent = {f"link does not resolve: {p.name}" for p in (ROOT / 'nbs').glob('*.ipynb') if p.name not in PAGES}
     assert {k: [e for e in r['errors'] if e not in absent] for k, r in report.items()} == {k: [] for k in report}
-    assert report['23_viz_embeddings.html']['images'] >= 2           # the saved figures are in the page
-    assert report['23_viz_embeddings.html']['solutions'] >= 1        # folded solution cells
+    assert report['12_viz_embeddings.html']['images'] >= 2           # the saved figures are in the page
+    assert report['12_viz_embeddings.html']['solutions'] >= 1        # folded solution cells
     assert report['05_kalman.html']['math'] > 10                     # formulas drawn as MathML, offline
-    assert all((tmp_path / f).stat().st_size > 10_000 for f in ('index.png', '23_viz_embeddings.png'))
+    assert all((tmp_path / f).stat().st_size > 10_000 for f in ('index.png', '12_viz_embeddings.png'))
 
 
 def test_navigation_links_between_pages(site):
     html = (site / '05_kalman.html').read_text()
-    assert 'href="index.html"' in html and 'href="23_viz_embeddings.html"' in html      # syllabus and next
+    assert 'href="index.html"' in html and 'href="12_viz_embeddings.html"' in html      # syllabus and next
     assert 'https://cdn' not in html and 'cdnjs' not in html                          # nothing from the network
 
 

@@ -78,6 +78,6 @@ def test_bench_public_without_boxmot(tmp_path, monkeypatch):
 
 
 def test_bench_cli_peers_errors(tmp_path, capsys):
-    from motlib.bench import bench_main
+    from motlib.cli import bench_main
     assert bench_main(['association', '--peers', '--root', str(tmp_path/'missing'), '--report', '']) == 2
     assert 'motlib-synth' in capsys.readouterr().err

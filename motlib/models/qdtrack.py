@@ -35,6 +35,7 @@ class QDTrackConfig:
     "QDTrack model and training hyper-parameters; defaults from the paper (001) and the authors' configs."
     backbone: str = 'resnet50'          # 'resnet50' (torchvision R50-FPN, `full`) or 'mobilenetv2' (FPN on MobileNetV2)
     pretrained: bool = False            # local ImageNet weights (MobileNetV2 only; nothing is downloaded)
+    frozen_stages: int = 0              # first MobileNetV2 stages kept at their ImageNet weights (0-4; R50: 0)
     input_size: tuple = (1088, 608)     # network input (width, height), multiples of 32
     num_classes: int = 1                # object classes, background excluded (SynthMOT: 1, or 2 with cyclists)
     fpn_channels: int = 256             # FPN width (MobileNetV2 trunk; R50-FPN is always 256)
@@ -93,6 +94,9 @@ def _check_qd_config(c: QDTrackConfig):
               'emb_conv_channels', 'emb_fc', 'emb_dim', 'roi_size', 'rois_per_image', 'max_dets'):
         check_range(c, k, 1, 10**6, integer=True)
     check_range(c, 'emb_convs', 0, 16, integer=True)
+    check_range(c, 'frozen_stages', 0, 4, integer=True)
+    if c.frozen_stages and c.backbone != 'mobilenetv2':
+        raise ConfigError(f"QDTrackConfig.frozen_stages: only mobilenetv2 keeps stages frozen, not {c.backbone!r}")
     levels = 5 if c.backbone == 'resnet50' else 4
     if not isinstance(c.anchor_sizes, (tuple, list)) or len(c.anchor_sizes) != levels:
         raise ConfigError(f"QDTrackConfig.anchor_sizes must give {levels} sizes for {c.backbone!r}, "
@@ -142,7 +146,7 @@ def build_detector(cfg: QDTrackConfig) -> FasterRCNN:
         from torchvision.models.detection import fasterrcnn_resnet50_fpn
         return fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=cfg.num_classes + 1, **common)
     from motlib.models.jde import MobileNetV2FPN       # notebook 13's trunk (local ImageNet weights), shared
-    body = PyramidBackbone(MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels))
+    body = PyramidBackbone(MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels, cfg.frozen_stages))
     C, r = body.out_channels, cfg.roi_size
     pool = MultiScaleRoIAlign(['0', '1', '2'], r, sampling_ratio=2)
     return FasterRCNN(body, None, box_roi_pool=pool, box_head=TwoMLPHead(C * r * r, cfg.box_head_dim),

@@ -16,7 +16,7 @@ from .matching import iou_distance, linear_assignment
 
 # %% auto #0
 __all__ = ['OracleConfig', 'make_prototypes', 'oracle_detections', 'oracle_sequence', 'IoUTrackerConfig', 'IoUTracker',
-           'SORTConfig', 'SORTTracker', 'oracle_study']
+           'SORTConfig', 'SORTTracker']
 
 # %% ../../nbs/09_baselines.ipynb #b3cad02e
 @dataclass
@@ -212,21 +212,3 @@ def _sort_update(self: SORTTracker, dets: Detections) -> Tracks:
     return res
 
 SORTTracker.update = _sort_update
-
-# %% ../../nbs/09_baselines.ipynb #54574941
-def oracle_study(sequences, trackers: dict, cfg: OracleConfig | None = None, seeds=(0,)) -> pd.DataFrame:
-    "Track oracle detections of `sequences` with each of `trackers` ({name: seq -> tracker}); OVERALL metrics per tracker (mean over `seeds`)."
-    from motlib.data.mot import write_results
-    from motlib.eval import evaluate
-    from motlib.pipeline import track_frames
-    cfg, rows = cfg or OracleConfig(), {}
-    for name, make in trackers.items():
-        runs = []
-        for s in seeds:
-            with tempfile.TemporaryDirectory() as tmp:
-                for seq in sequences:
-                    res = track_frames(make(seq), oracle_sequence(seq, dataclasses.replace(cfg, seed=s)))
-                    write_results(Path(tmp)/f"{seq.name}.txt", res)
-                runs.append(evaluate(sequences, tmp).loc['OVERALL'])
-        rows[name] = pd.concat(runs, axis=1).mean(axis=1)
-    return pd.DataFrame.from_dict(rows, orient='index')
