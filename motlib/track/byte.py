@@ -12,7 +12,7 @@ from .matching import iou_distance, linear_assignment
 from .jde import JDETracker, TrackPool, TrackState
 
 # %% auto #0
-__all__ = ['ByteTrackerConfig', 'ByteTracker', 'interpolate_tracks']
+__all__ = ['ByteTrackerConfig', 'ByteTracker', 'interpolate_tracks', 'drop_short_tracks']
 
 # %% ../../nbs/09b_byte.ipynb #a69b261a
 @dataclass
@@ -133,4 +133,21 @@ def interpolate_tracks(frames_and_tracks, max_gap: int) -> list[tuple[int, Track
     for f in sorted(set(by_frame) | set(nf.tolist())):
         t, sel = by_frame.get(f, Tracks.empty()), nf == f
         out.append((f, Tracks(np.r_[t.ids, ni[sel]], np.r_[t.boxes, nb[sel]], np.r_[t.scores, ns[sel]])))
+    return out
+
+# %% ../../nbs/09b_byte.ipynb #c9f3536a
+def drop_short_tracks(frames_and_tracks, min_len: int) -> list[tuple[int, Tracks]]:
+    "Keep only the tracks reported in at least `min_len` frames (offline; 0 or 1: off). Frames stay, even when empty."
+    if isinstance(min_len, bool) or not isinstance(min_len, (int, np.integer)) or min_len < 0:
+        raise MotlibError(f"drop_short_tracks: min_len must be an integer >= 0, got {min_len!r}")
+    res = [(int(f), t) for f, t in frames_and_tracks]
+    if min_len <= 1 or not res: return res
+    ids = np.concatenate([t.ids for _, t in res])
+    uniq, counts = np.unique(ids, return_counts=True)
+    long_ids = uniq[counts >= min_len]
+    out = []
+    for f, t in res:
+        k = np.isin(t.ids, long_ids)
+        labels = None if t.labels is None else t.labels[k]
+        out.append((f, Tracks(t.ids[k], t.boxes[k], t.scores[k], labels)))
     return out

@@ -40,6 +40,7 @@ class JDETrackerConfig:
     aspect_noise: float = 0.1               # Kalman measurement std of the aspect ratio w/h (DeepSORT's; notebook 09b)
     new_track_thresh: float | None = None   # start tracklets only from boxes scoring above (ByteTrack: det_thresh + 0.1)
     report_box: str = 'kalman'              # 'kalman': the filtered state (both authors' scripts); 'detection': the matched box
+    report_new: bool = False                # also report unconfirmed tracklets (offline, with drop_short_tracks; notebook 09b)
 
     def __post_init__(self):
         "Scores, IoU distances and weights in [0, 1], a non-negative fused-cost threshold, counts >= 0, frame_rate > 0."
@@ -58,6 +59,7 @@ class JDETrackerConfig:
         check_range(self, 'aspect_noise', 0, 10, lo_open=True)
         check_range(self, 'new_track_thresh', 0, 1)
         check_choice(self, 'report_box', ('kalman', 'detection'))
+        check_choice(self, 'report_new', (True, False))
 
     @staticmethod
     def presets():
@@ -69,7 +71,10 @@ class JDETrackerConfig:
                                      min_box_area=100.0, max_aspect=1.6, byte=True),
                 'fairmot_plus': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True,
                                      min_box_area=100.0, max_aspect=1.6, byte=True, new_track_thresh=0.5,
-                                     report_box='detection')}
+                                     report_box='detection'),
+                'fairmot_offline': dict(det_thresh=0.4, emb_match_thresh=0.4, activate_first_frame=True,
+                                        min_box_area=100.0, max_aspect=1.6, byte=True, new_track_thresh=0.5,
+                                        report_box='detection', report_new=True)}
 
 # %% ../../nbs/07_jde_tracker.ipynb #33b14a85
 class TrackState(IntEnum):
@@ -240,11 +245,12 @@ def _update(self: JDETracker, dets: Detections) -> Tracks:
     self._apply(trk, det, lost, removed, xyah, scores, emb)
     self._start_tracks(unmatched, xyah, scores, emb)
     self._remove_duplicates()
-    out = np.flatnonzero(self.pool.state == TrackState.TRACKED)
+    shown = (self.pool.state == TrackState.TRACKED) | (c.report_new & (self.pool.state == TrackState.NEW))
+    out = np.flatnonzero(shown)
     if c.report_box == 'kalman':
         boxes = self.pool.boxes(out)
     else:
-        boxes = self.pool.obs[out].copy()      # a tracked tracklet was matched in this frame: its detection's box
+        boxes = self.pool.obs[out].copy()      # a reported tracklet was matched (or born) in this frame: its detection's box
     keep = self._reportable(boxes)
     return Tracks(self.pool.ids[out[keep]], boxes[keep], self.pool.score[out[keep]])
 
