@@ -151,7 +151,7 @@ def _frames_and_dets(detector, seq: Sequence):
 
 # %% ../nbs/10d_pipeline.ipynb #bdbc39c8
 def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', preset: str | None = None, overrides=None,
-                    collect: bool = False, progress: bool = False, interpolate: int = 0) -> dict:
+                    collect: bool = False, progress: bool = False, interpolate: int = 0, min_track_len: int = 0) -> dict:
     "Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned dict."
     from tqdm.auto import tqdm
     from motlib.eval import evaluate, match_to_gt
@@ -160,6 +160,8 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
     build_tracker(tracker, None, preset, overrides)                 # config errors before any work
     if isinstance(interpolate, bool) or not isinstance(interpolate, (int, np.integer)) or interpolate < 0:
         raise ConfigError(f"interpolate must be an integer >= 0 (frames; 0: off), got {interpolate!r}")
+    if isinstance(min_track_len, bool) or not isinstance(min_track_len, (int, np.integer)) or min_track_len < 0:
+        raise ConfigError(f"min_track_len must be an integer >= 0 (frames; 0: off), got {min_track_len!r}")
     out = Path(results_dir)
     if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder")
     results, busy, n = {}, 0.0, 0
@@ -181,8 +183,9 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
                 embs.append(d.embeddings[m[:, 0]].astype(np.float32))
                 keys += [(seq.name, int(i)) for i in g.ids[m[:, 1]]]
         results[seq.name] = res
-    from motlib.track.byte import interpolate_tracks             # offline gap filling (notebook 09b), 0: off
-    for name, res in results.items(): write_results(out/f"{name}.txt", interpolate_tracks(res, interpolate))
+    from motlib.track.byte import drop_short_tracks, interpolate_tracks     # offline steps (notebook 09b), 0: off
+    for name, res in results.items():
+        write_results(out/f"{name}.txt", interpolate_tracks(drop_short_tracks(res, min_track_len), interpolate))
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
     return dict(metrics=evaluate(seqs, out), fps=n / max(busy, 1e-9), frames=n,

@@ -108,6 +108,7 @@ class Row:
     tracker_preset: str | None = None
     method: str | None = None          # default: the table's method
     interpolate: int = 0               # offline gap filling of the tracks, in frames (`track_and_score`; 0: off)
+    min_track_len: int = 0             # offline: drop tracks reported in fewer frames (`track_and_score`; 0: off)
     what: str = ''                     # one line for the report: what this row is here
 
 @dataclass(frozen=True)
@@ -198,6 +199,11 @@ TABLES = {t.name: check_table(t) for t in (
                                                           interpolate=10,
                                                           what="the same models, the FairMOT tracker with ByteTrack's "
                                                                "second round and gaps of up to 10 frames filled"),
+                'quick preset, offline tracker': Row(base='quick preset', tracker='jde', tracker_preset='fairmot_offline',
+                                                     interpolate=5, min_track_len=5,
+                                                     what="the same models, FairMOT's tracker with BYTE, ByteTrack's "
+                                                          "new-track threshold and the detections' boxes (notebook 07), "
+                                                          "tracks shorter than 5 frames dropped, gaps up to 5 filled"),
                 'quick preset, SORT': Row(base='quick preset', tracker='sort',
                                           what='the same trained models, SORT association (boxes only)')},
           caveats={'quick': """- No paper numbers: this table measures how much MOTA, IDF1 and HOTA move between seeds of one
@@ -470,7 +476,7 @@ def row_plan(name, row: str, preset: str = 'quick', extra=None) -> dict:
     own = r.tracker is not None or r.tracker_preset is not None
     return dict(method=method, train_preset=p['train_preset'], train=train, train_row=trow_name,
                 tracker=r.tracker or spec.tracker, tracker_preset=r.tracker_preset if own else spec.tracker_preset,
-                track=track, interpolate=int(r.interpolate))
+                track=track, interpolate=int(r.interpolate), min_track_len=int(r.min_track_len))
 
 def train_overrides(plan: dict) -> tuple[dict, bool]:
     "(overrides for `method_configs`, whether torchvision ImageNet weights were asked for with pretrained=imagenet)."
@@ -612,8 +618,9 @@ def run_cell(plan: dict, seed: int, data='data/synth', runs='runs/reproduce', de
     tk = train_key(plan, seed, data)
     build_tracker(plan['tracker'], None, plan['tracker_preset'], plan['track'])          # tracker config errors first
     gap = plan.get('interpolate', 0)
+    min_len = plan.get('min_track_len', 0)
     ck = dict(train=_hash(tk), tracker=plan['tracker'], tracker_preset=plan['tracker_preset'], track=plan['track'],
-              val='val', **({'interpolate': gap} if gap else {}))
+              val='val', **({'interpolate': gap} if gap else {}), **({'min_track_len': min_len} if min_len else {}))
     h = _hash(ck)
     cdir = Path(runs)/'cells'/f"{h}-s{seed}"
     old = _read_json(cdir/'cell.json')
@@ -623,7 +630,8 @@ def run_cell(plan: dict, seed: int, data='data/synth', runs='runs/reproduce', de
     model, meta = load_trained(tr['dir'], device)
     det = ModelDetector(model, model.cfg.input_size, device)
     out = track_and_score(det, list_sequences(Path(data)/'val'), cdir/'results', plan['tracker'],
-                          plan['tracker_preset'], plan['track'], collect=True, interpolate=gap)
+                          plan['tracker_preset'], plan['track'], collect=True, interpolate=gap,
+                          min_track_len=min_len)
     rec = dict(hash=h, seed=seed, scores=score_cell(out), train_dir=tr['dir'], steps=tr['steps'], train_s=tr['train_s'],
                trained_now=not tr['reused'], tracker=plan['tracker'], tracker_preset=plan['tracker_preset'],
                track=plan['track'], device=str(det.device), threads=torch.get_num_threads(), key=ck)
@@ -708,6 +716,8 @@ def budget_text(t: Table, preset: str, rows, extra=None) -> list[str]:
         plan = row_plan(t, row, preset, extra)
         if t.rows[row].base:
             gap = f", tracks interpolated over gaps of up to {plan['interpolate']} frames" if plan['interpolate'] else ''
+            if plan.get('min_track_len'):
+                gap = f", tracks shorter than {plan['min_track_len']} frames dropped" + gap
             L.append(f"- `{row}`: re-tracks the model of `{t.rows[row].base}` with tracker `{plan['tracker']}` "
                      f"(preset `{plan['tracker_preset']}`), overrides `{json.dumps(plan['track'])}`{gap}")
         else:
