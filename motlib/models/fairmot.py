@@ -16,15 +16,16 @@ from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
 
 # %% auto #0
-__all__ = ['BACKBONES', 'TRAIN_PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FairMOTConfig', 'ModulatedDeformConv', 'conv_bn_relu',
-           'bilinear_upsample', 'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg', 'ResNetUp',
-           'staged_features', 'ResNetFPN', 'MobileNetV2Up', 'build_backbone', 'make_head', 'gaussian_radius',
-           'draw_gaussians', 'build_targets', 'focal_loss', 'reg_l1_loss', 'default_emb_scale', 'id_loss',
-           'uncertainty_total', 'heatmap_peaks', 'decode', 'FairMOT', 'build_fairmot', 'authors_key',
-           'authors_state_dict', 'fairmot_from_authors', 'load_authors_fairmot']
+__all__ = ['BACKBONES', 'STRIDES', 'TRAIN_PRESETS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'FairMOTConfig', 'ModulatedDeformConv',
+           'conv_bn_relu', 'bilinear_upsample', 'BasicBlock', 'Root', 'Tree', 'DLABase', 'IDAUp', 'DLAUp', 'DLASeg',
+           'ResNetUp', 'staged_features', 'ResNetFPN', 'MobileNetV2Up', 'stride_resample', 'StrideAdapter',
+           'build_backbone', 'make_head', 'gaussian_radius', 'draw_gaussians', 'build_targets', 'focal_loss',
+           'reg_l1_loss', 'default_emb_scale', 'id_loss', 'uncertainty_total', 'heatmap_peaks', 'decode', 'FairMOT',
+           'build_fairmot', 'authors_key', 'authors_state_dict', 'fairmot_from_authors', 'load_authors_fairmot']
 
 # %% ../../nbs/11_models_fairmot.ipynb #88011f03
 BACKBONES = ('dla34', 'resnet18', 'resnet34', 'resnet50', 'resnet34_fpn', 'mobilenetv2')
+STRIDES = (2, 4, 8)                   # output strides of the heads (paper 002, Table 1)
 
 @dataclass
 class FairMOTConfig:
@@ -34,6 +35,7 @@ class FairMOTConfig:
     frozen_stages: int = 0            # first backbone stages kept at their pretrained weights (mobilenetv2: 0-4)
     dcn: bool = True                  # deformable convolutions in DLA-34's up-sampling path (section 3.1)
     input_size: tuple = (1088, 608)   # network input (width, height), both multiples of 32
+    stride: int = 4                   # output stride of the heads: 2, 4 (the paper's) or 8 (Table 1)
     head_conv: int = 256              # channels of each head's 3x3 convolution
     reid_dim: int = 128               # identity embedding dimension
     ltrb: bool = False                # size head: False (w, h), the paper's; True (left, top, right, bottom), code's
@@ -94,6 +96,8 @@ def _check_fairmot_config(c: FairMOTConfig):
         raise ConfigError(f"FairMOTConfig.input_size must be (width, height), positive multiples of 32; "
                           f"got {_short(size)}")
     c.input_size = tuple(int(v) for v in size)
+    _check_int(c, 'stride', 1)
+    check_choice(c, 'stride', STRIDES)
     for k in ('head_conv', 'reid_dim', 'K'): _check_int(c, k, 1)
     _check_int(c, 'num_ids', 0)
     check_range(c, 'emb_scale', 0, lo_open=True)
@@ -240,18 +244,21 @@ class DLAUp(nn.Module):
 
 # %% ../../nbs/11_models_fairmot.ipynb #965168ce
 class DLASeg(nn.Module):
-    "DLA-34 with DLAUp/IDAUp up-sampling (deformable if `dcn`): (B, 3, H, W) -> (B, 64, H/4, W/4)."
-    def __init__(self, dcn: bool = True):
+    "DLA-34 with DLAUp/IDAUp up-sampling (deformable if `dcn`): (B, 3, H, W) -> (B, C, H/s, W/s), s = `stride`."
+    def __init__(self, dcn: bool = True, stride: int = 4):
         super().__init__()
+        if stride not in STRIDES:
+            raise ConfigError(f"FairMOTConfig.stride must be one of {list(STRIDES)}, got {stride!r}")
         self.base = DLABase()
-        ch = self.base.channels[2:]
+        self.first = int(math.log2(stride))           # the authors' first_level = log2(down_ratio): 1, 2 or 3
+        ch, n = self.base.channels[self.first:], 5 - self.first    # IDA-up over the levels of strides s .. 16
         self.dla_up = DLAUp(ch, dcn)
-        self.ida_up = IDAUp(ch[0], ch[:3], [1, 2, 4], dcn)
+        self.ida_up = IDAUp(ch[0], ch[:n], [2 ** i for i in range(n)], dcn)
         self.out_channels = ch[0]
 
     def forward(self, x):
-        y = self.dla_up(self.base(x)[2:])
-        return self.ida_up(y[:3])[-1]
+        y = self.dla_up(self.base(x)[self.first:])
+        return self.ida_up(y[:len(self.ida_up.node) + 1])[-1]
 
 # %% ../../nbs/11_models_fairmot.ipynb #c856b158
 def _resnet(depth: int):
@@ -319,15 +326,33 @@ class MobileNetV2Up(nn.Module):
             y = self.smooth[i](F.interpolate(y, scale_factor=2, mode='bilinear', align_corners=False) + self.lateral[i](feats[i]))
         return y
 
+# %% ../../nbs/11_models_fairmot.ipynb #f7137c09
+def stride_resample(channels: int, stride: int) -> nn.Module:
+    "From a stride-4 map to `stride`: nothing (4), a stride-2 3x3 conv (8), bilinear up-sampling + 3x3 conv (2)."
+    if stride == 4: return nn.Identity()
+    if stride == 8: return conv_bn_relu(channels, channels, 3, stride=2)
+    if stride == 2: return nn.Sequential(bilinear_upsample(channels, 2), conv_bn_relu(channels, channels))
+    raise ConfigError(f"FairMOTConfig.stride must be one of {list(STRIDES)}, got {stride!r}")
+
+class StrideAdapter(nn.Module):
+    "A stride-4 backbone `body` followed by `stride_resample` to `stride`; `out_channels` as the body's."
+    def __init__(self, body: nn.Module, stride: int):
+        super().__init__()
+        self.body, self.resample = body, stride_resample(body.out_channels, stride)
+        self.out_channels = body.out_channels
+
+    def forward(self, x): return self.resample(self.body(x))
+
 # %% ../../nbs/11_models_fairmot.ipynb #420bee56
 def build_backbone(cfg: FairMOTConfig) -> nn.Module:
-    "The backbone named by `cfg.backbone`; it has `out_channels` and maps (B, 3, H, W) to (B, C, H/4, W/4)."
+    "The backbone named by `cfg.backbone`, with `out_channels`: (B, 3, H, W) -> (B, C, H/s, W/s), s = `cfg.stride`."
     name = cfg.backbone
-    if name == 'dla34': return DLASeg(dcn=cfg.dcn)
-    if name == 'resnet34_fpn': return ResNetFPN(34)
-    if name == 'mobilenetv2': return MobileNetV2Up(pretrained=cfg.pretrained, frozen_stages=cfg.frozen_stages)
-    if name.startswith('resnet'): return ResNetUp(int(name[6:]))
-    raise ConfigError(f"unknown backbone {name!r}; choose from {BACKBONES}")
+    if name == 'dla34': return DLASeg(dcn=cfg.dcn, stride=cfg.stride)
+    if name == 'resnet34_fpn': body = ResNetFPN(34)
+    elif name == 'mobilenetv2': body = MobileNetV2Up(pretrained=cfg.pretrained, frozen_stages=cfg.frozen_stages)
+    elif name.startswith('resnet'): body = ResNetUp(int(name[6:]))
+    else: raise ConfigError(f"unknown backbone {name!r}; choose from {BACKBONES}")
+    return body if cfg.stride == 4 else StrideAdapter(body, cfg.stride)
 
 # %% ../../nbs/11_models_fairmot.ipynb #1726fa6c
 def make_head(cin: int, cout: int, head_conv: int = 256, bias: float = 0.0) -> nn.Sequential:
@@ -458,11 +483,11 @@ def decode(hm_logits, wh, off, emb, K: int = 500, conf_thres: float = 0.4, strid
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)   # torchvision's ImageNet statistics
 
 class FairMOT(nn.Module):
-    "FairMOT (paper 002): backbone at stride 4, heatmap/offset/size heads, re-ID head, uncertainty-balanced losses."
-    stride = 4
+    "FairMOT (paper 002): backbone at stride `cfg.stride` (4), heatmap/offset/size heads, re-ID head, weighted losses."
     def __init__(self, cfg: FairMOTConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg or FairMOTConfig()
+        self.stride = cfg.stride                      # output stride of every head map
         self.backbone = build_backbone(cfg)
         c = self.backbone.out_channels
         n_wh = 4 if cfg.ltrb else 2                   # (w, h) or (left, top, right, bottom)
@@ -479,7 +504,7 @@ class FairMOT(nn.Module):
         self.register_buffer('std', torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> dict:
-        "Head outputs {'hm' (logits), 'wh', 'off', 'id'}, each (B, C, H/4, W/4)."
+        "Head outputs {'hm' (logits), 'wh', 'off', 'id'}, each (B, C, H/s, W/s), s = `self.stride`."
         _check_images(images)
         x = (images - self.mean) / self.std if self.cfg.normalize_input else images
         f = self.backbone(x)
