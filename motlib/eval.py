@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import MotlibError, ConfigError, Detections, box_iou, make_config, atomic_write_text
-from .core import check_range, check_choice
+from .core import check_range, check_choice, l2_normalize
 from .data.mot import MOTFormatError, Sequence, read_mot_txt, read_seqinfo, evaluable_mask
 
 # %% auto #0
@@ -372,7 +372,7 @@ def embedding_roc(embeddings, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     e = np.asarray(embeddings, np.float64); ids = np.asarray(ids).reshape(-1)
     if e.ndim != 2 or len(e) != len(ids): raise MotlibError(f"embeddings {e.shape} and ids {ids.shape} do not match")
     if not np.isfinite(e).all(): raise MotlibError("embeddings contain NaN or infinite values")
-    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
+    e = l2_normalize(e)
     i, j = np.triu_indices(len(e), 1)
     same, sim = ids[i] == ids[j], np.einsum('nd,nd->n', e[i], e[j])
     if same.all() or not same.any(): raise MotlibError("TPR@FAR needs both same-identity and different-identity pairs")
