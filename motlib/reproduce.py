@@ -283,11 +283,14 @@ _J1_QUICK = """- **The bar** of issue 9: the `JDE association` row is `motlib-tr
 - **Speed**: FPS is detector + association; the detector dominates on a CPU, so the association's share of the
   difference is small against the noise of a shared machine. The paper's FPS are on a GPU at 1088x608."""
 _F1_QUICK = """- **Same backbone for both heads**: MobileNetV2 from local ImageNet weights with its first stage
-  frozen (FairMOT's quick backbone, `MobileNetV2Up`, stride 4; resampled to stride 2 or 8 for the anchor-based head
-  by notebook 13's `FairMOTTrunk`), instead of DLA-34. Both train with the same recipe (the two quick presets are
-  FairMOT's), 150 steps per row instead of 10 epochs of the paper's large training set.
-- **Anchor-free at strides 2 and 8 is not run**: motlib's FairMOT decodes at stride 4 only; its paper rows are shown
-  for reference and their claims read 'not measured'.
+  frozen (FairMOT's quick backbone, `MobileNetV2Up`, stride 4), instead of DLA-34. At strides 2 and 8 both heads read
+  its map through the same resampling layers (notebook 11's `stride_resample`: learnable bilinear up-sampling + 3x3
+  conv, or a stride-2 3x3 conv), where DLA-34 would start its up-sampling at another level (the authors'
+  `--down_ratio`; the `full` preset). Both train with the same recipe (the two quick presets are FairMOT's), 150 steps
+  per row instead of 10 epochs of the paper's large training set.
+- **Anchor-free at strides 2 and 8**: `FairMOTConfig.stride` = 2 or 8; targets, heatmap and decoding on that map (the
+  Gaussian radii in its cells, as the authors' code). The input stays 320x192: heatmaps of 160x96, 80x48 and 40x24
+  cells.
 - **Anchor-based at stride 2** is not in the paper's table (our extra row, for its 'finer is worse' argument).
 - The anchor-based head uses JDE's 12 templates (scaled by 320/408) all at the one stride, and its
   learned-uncertainty weighting of three tasks; the anchor-free head FairMOT's two-term weighting."""
@@ -314,8 +317,7 @@ def _f1_row(stride: int, anchors: bool) -> Row:
     if anchors:
         return Row(dict(backbone='fairmot-dla34', strides=(stride,)), method='jde',
                    what=f"JDE's anchor head (12 anchors) on FairMOT's backbone at stride {stride}")
-    return Row(dict(backbone='dla34'), method='fairmot',
-               what='FairMOT heads' + ('' if stride == 4 else ' (stride 4 only in motlib: not run)'))
+    return Row(dict(backbone='dla34', stride=stride), method='fairmot', what=f"FairMOT's heads at stride {stride}")
 
 _F1_ROWS = {f"stride {s}, anchor-{k}": _f1_row(s, k == 'based') for s in (2, 4, 8) for k in ('based', 'free')}
 _F1_PAPER = {'stride 2, anchor-free': (71.9, 70.3, 93, 91.7, 79.8, 87.2, 56.5),
@@ -323,7 +325,7 @@ _F1_PAPER = {'stride 2, anchor-free': (71.9, 70.3, 93, 91.7, 79.8, 87.2, 56.5),
              'stride 4, anchor-free': (75.9, 72.3, 93, 94.2, 81.6, 88.2, 80.8),
              'stride 8, anchor-based': (65.5, 66.3, 139, 91.8, 73.1, 83.4, 75.3),
              'stride 8, anchor-free': (67.3, 64.9, 109, 94.8, 72.2, 85.1, 85.5)}
-_F1_RUN = ('stride 2, anchor-based', 'stride 4, anchor-based', 'stride 4, anchor-free', 'stride 8, anchor-based')
+_F1_RUN = tuple(_F1_ROWS)                 # all six rows: both heads at strides 2, 4 and 8
 _SDE = {'JDE (joint)': Row(what='JDE quick preset: boxes and embeddings from one network'),
         'SDE, ImageNet MobileNetV2 re-ID': Row(dict(reid='mobilenetv2'), method='sde',
                                                what='JDE detector alone + untrained ImageNet MobileNetV2 on crops'),

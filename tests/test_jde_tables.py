@@ -18,8 +18,17 @@ def test_fairmot_table1_same_backbone_for_both_heads():
     assert (ab['method'], ab['train']['backbone'], ab['train']['strides']) == ('jde', 'fairmot-mobilenetv2', (2,))
     assert (af['method'], af['train']['backbone']) == ('fairmot', 'mobilenetv2')
     assert ab['train']['pretrained'] and af['train']['pretrained']
-    assert 'stride 2, anchor-free' not in preset_rows('fairmot_table1')
-    assert 'stride 2, anchor-free' not in preset_rows('fairmot_table1', 'full')
+    assert len(preset_rows('fairmot_table1')) == len(preset_rows('fairmot_table1', 'full')) == 6   # both heads, 3 strides
+    for s in (2, 4, 8):                        # the anchor-free rows train FairMOT at their stride, on the same backbone
+        plan = row_plan('fairmot_table1', f'stride {s}, anchor-free')
+        assert (plan['method'], plan['train']['stride'], plan['train']['backbone']) == ('fairmot', s, 'mobilenetv2')
+        assert row_plan('fairmot_table1', f'stride {s}, anchor-free', 'full')['train']['backbone'] == 'dla34'
+
+
+def test_fairmot_table1_anchor_free_rows_resolve_to_their_stride():
+    "The row's stride reaches the model config (train_key), so strides 2, 4 and 8 are three different trained models."
+    keys = [train_key(row_plan('fairmot_table1', f'stride {s}, anchor-free'), 0, 'data/synth') for s in (2, 4, 8)]
+    assert [k['model']['stride'] for k in keys] == [2, 4, 8]
 
 
 def test_jde_table1_sort_retracks_and_sde_row_needs_its_reid_run(tmp_path):
