@@ -290,7 +290,8 @@ _F1_QUICK = """- **Same backbone for both heads**: MobileNetV2 from local ImageN
   per row instead of 10 epochs of the paper's large training set.
 - **Anchor-free at strides 2 and 8**: `FairMOTConfig.stride` = 2 or 8; targets, heatmap and decoding on that map (the
   Gaussian radii in its cells, as the authors' code). The input stays 320x192: heatmaps of 160x96, 80x48 and 40x24
-  cells.
+  cells. The paper explains its stride-2 drop by the lower-level features DLA-34 then aggregates; the quick
+  backbone's stride-2 map is its stride-4 map up-sampled, so our stride-2 rows measure the finer targets only.
 - **Anchor-based at stride 2** is not in the paper's table (our extra row, for its 'finer is worse' argument).
 - The anchor-based head uses JDE's 12 templates (scaled by 320/408) all at the one stride, and its
   learned-uncertainty weighting of three tasks; the anchor-free head FairMOT's two-term weighting."""
