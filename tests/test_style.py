@@ -27,11 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     'models/jde.py': {'long'},
     'pipeline.py': {'long'},
     'reproduce.py': {'long'},
-    'track/baselines.py': {'long', 'semicolon', 'attach'},
-    'track/jde.py': {'long', 'semicolon', 'attach'},
-    'track/kalman.py': {'long', 'semicolon', 'attach'},
-    'track/matching.py': {'long', 'semicolon'},
-    'track/qd.py': {'long', 'semicolon', 'attach'},
+    'track/baselines.py': {'long'},
+    'track/jde.py': {'long'},
 }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from ..core import MotlibError, ConfigError, Detections, Tracks, box_convert, box_iou, l2_normalize
 from ..core import check_range, check_order
 from .kalman import KalmanFilter, KalmanConfig
@@ -56,7 +57,8 @@ def make_prototypes(ids, cfg: OracleConfig, rng: np.random.Generator | None = No
     P = l2_normalize(rng.normal(size=(len(ids), cfg.emb_dim)))
     n_hard = int(round(cfg.hard_negative_frac * len(ids)))
     if n_hard and len(ids) > n_hard:
-        perm = rng.permutation(len(ids)); hard, easy = perm[:n_hard], perm[n_hard:]
+        perm = rng.permutation(len(ids))
+        hard, easy = perm[:n_hard], perm[n_hard:]
         src = rng.choice(easy, n_hard)
         r = rng.normal(size=(n_hard, cfg.emb_dim))
         r -= (r * P[src]).sum(1, keepdims=True) * P[src]
@@ -67,7 +69,8 @@ def make_prototypes(ids, cfg: OracleConfig, rng: np.random.Generator | None = No
 # %% ../../nbs/09_baselines.ipynb #4b2fba0d
 def oracle_detections(gt_boxes, gt_ids, cfg: OracleConfig, rng: np.random.Generator, prototypes: dict,
                       vis=None, image_size=None, frame: int | None = None) -> Detections:
-    "Noisy detections (shuffled) of one frame's ground-truth xyxy `gt_boxes` and `gt_ids`; embeddings from `prototypes`."
+    """Noisy detections (shuffled) of one frame's ground-truth xyxy `gt_boxes` and `gt_ids`; embeddings from
+    `prototypes`."""
     boxes, ids = np.asarray(gt_boxes, np.float64).reshape(-1, 4), np.asarray(gt_ids, np.int64).reshape(-1)
     if len(boxes) != len(ids): raise MotlibError(f"frame {frame}: {len(boxes)} gt boxes but {len(ids)} ids")
     if missing := [int(i) for i in ids if int(i) not in prototypes]:
@@ -81,7 +84,11 @@ def oracle_detections(gt_boxes, gt_ids, cfg: OracleConfig, rng: np.random.Genera
     emb = np.stack([prototypes[int(i)] for i in ids[keep]]) if k else np.zeros((0, cfg.emb_dim))
     emb = l2_normalize(emb + rng.normal(0, cfg.emb_noise / np.sqrt(cfg.emb_dim), emb.shape))
     fb, fs, fe = _false_positives(boxes, cfg, rng, image_size)
-    out = np.concatenate([box_convert(b, 'cxcywh', 'xyxy'), fb]), np.concatenate([scores, fs]), np.concatenate([emb, fe])
+    out = (
+        np.concatenate([box_convert(b, 'cxcywh', 'xyxy'), fb]),
+        np.concatenate([scores, fs]),
+        np.concatenate([emb, fe]),
+    )
     perm = rng.permutation(len(out[0]))
     return Detections(*(a[perm] for a in out), frame=frame)
 
@@ -118,11 +125,14 @@ class IoUTrackerConfig:
 
 class IoUTracker:
     "Link each detection to the previous frame's box it overlaps most: `update(Detections) -> Tracks`."
-    def __init__(self, cfg: IoUTrackerConfig | None = None): self.cfg = cfg or IoUTrackerConfig(); self.reset()
+    def __init__(self, cfg: IoUTrackerConfig | None = None):
+        self.cfg = cfg or IoUTrackerConfig()
+        self.reset()
     def reset(self): self.next_id, self.prev = 1, Tracks.empty()
 
     def update(self, dets: Detections) -> Tracks:
-        if not isinstance(dets, Detections): raise MotlibError(f"IoUTracker.update expects Detections, got {type(dets).__name__}")
+        if not isinstance(dets, Detections):
+            raise MotlibError(f"IoUTracker.update expects Detections, got {type(dets).__name__}")
         dets.validate()
         d = dets[dets.scores >= self.cfg.min_score]
         iou, ids = box_iou(self.prev.boxes, d.boxes), np.zeros(len(d), np.int64)
@@ -130,7 +140,9 @@ class IoUTracker:
         used = np.zeros(len(self.prev), bool)
         for k in np.argsort(-iou[r, c], kind='stable'):             # best pairs first
             if not used[r[k]] and ids[c[k]] == 0: ids[c[k]], used[r[k]] = self.prev.ids[r[k]], True
-        new = np.flatnonzero(ids == 0); ids[new] = self.next_id + np.arange(len(new)); self.next_id += len(new)
+        new = np.flatnonzero(ids == 0)
+        ids[new] = self.next_id + np.arange(len(new))
+        self.next_id += len(new)
         self.prev = Tracks(ids, d.boxes, d.scores)
         return self.prev
 
@@ -170,16 +182,20 @@ class SORTTracker:
     def __repr__(self): return f"SORTTracker(frame {self.frame_id}, {len(self)} tracks, {self.cfg})"
 
 # %% ../../nbs/09_baselines.ipynb #1d443aae
-def _sort_inputs(self: SORTTracker, dets: Detections) -> Detections:
+@patch
+def _inputs(self: SORTTracker, dets: Detections) -> Detections:
     f = getattr(dets, 'frame', None)
     f = f if f is not None else self.frame_id + 1
-    if not isinstance(dets, Detections): raise MotlibError(f"frame {f}: SORTTracker.update expects Detections, got {type(dets).__name__}")
+    if not isinstance(dets, Detections):
+        raise MotlibError(f"frame {f}: SORTTracker.update expects Detections, got {type(dets).__name__}")
     try: dets.validate()
     except MotlibError as e: raise (e if dets.frame is not None else MotlibError(f"frame {f}: {e}")) from None
     return dets[dets.scores >= self.cfg.det_thresh]
 
-def _sort_predict(self: SORTTracker):
-    "Batched constant-velocity prediction; a shrinking height velocity that would make h <= 0 is zeroed (as SORT's area)."
+@patch
+def _predict(self: SORTTracker):
+    """Batched constant-velocity prediction; a shrinking height velocity that would make h <= 0 is zeroed (as SORT's
+    area)."""
     if len(self) == 0: return
     m = self.mean.copy()
     m[m[:, 3] + m[:, 7] <= 0, 7] = 0
@@ -188,10 +204,9 @@ def _sort_predict(self: SORTTracker):
     self.tsu += 1
     self._keep(np.isfinite(self.mean).all(1))
 
-SORTTracker._inputs, SORTTracker._predict = _sort_inputs, _sort_predict
-
 # %% ../../nbs/09_baselines.ipynb #af6b5abf
-def _sort_update(self: SORTTracker, dets: Detections) -> Tracks:
+@patch
+def update(self: SORTTracker, dets: Detections) -> Tracks:
     "Associate one frame's detections to the predicted tracks; return the confirmed, updated tracks."
     d, c = self._inputs(dets), self.cfg
     self.frame_id += 1
@@ -203,12 +218,11 @@ def _sort_update(self: SORTTracker, dets: Detections) -> Tracks:
         self.tsu[t], self.hits[t], self.streak[t], self.score[t] = 0, self.hits[t] + 1, self.streak[t] + 1, d.scores[j]
     k = len(ud)
     mean, cov = self.kf.initiate(box_convert(d.boxes[ud], 'xyxy', 'cxcyah'))
-    self.ids = np.r_[self.ids, self.next_id + np.arange(k)]; self.next_id += k
+    self.ids = np.r_[self.ids, self.next_id + np.arange(k)]
+    self.next_id += k
     self.mean, self.cov, self.score = np.r_[self.mean, mean], np.r_[self.cov, cov], np.r_[self.score, d.scores[ud]]
     self.tsu, self.hits, self.streak = (np.r_[a, np.zeros(k, np.int64)] for a in (self.tsu, self.hits, self.streak))
     out = np.flatnonzero((self.tsu < 1) & ((self.streak >= c.min_hits) | (self.frame_id <= c.min_hits)))
     res = Tracks(self.ids[out], self.boxes(out), self.score[out])
     self._keep(self.tsu <= c.max_age)
     return res
-
-SORTTracker.update = _sort_update

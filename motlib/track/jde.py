@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from enum import IntEnum
 import numpy as np
+from fastcore.basics import patch
 from ..core import MotlibError, Detections, Tracks, box_convert, box_iou, l2_normalize, check_range, check_choice
 from ..core import check_order
 from .kalman import KalmanFilter, KalmanConfig
@@ -144,26 +145,31 @@ class JDETracker:
         return rows[rest]
 
 # %% ../../nbs/07_jde_tracker.ipynb #02d44216
+@patch
 def _inputs(self: JDETracker, dets: Detections):
     "Boxes, scores and unit embeddings of the detections above `det_thresh`, after checking them."
     f = dets.frame if getattr(dets, 'frame', None) is not None else self.frame_id + 1
-    if not isinstance(dets, Detections): raise MotlibError(f"frame {f}: JDETracker.update expects Detections, got {type(dets).__name__}")
+    if not isinstance(dets, Detections):
+        raise MotlibError(f"frame {f}: JDETracker.update expects Detections, got {type(dets).__name__}")
     try: dets.validate()
     except MotlibError as e: raise (e if dets.frame is not None else MotlibError(f"frame {f}: {e}")) from None
     keep = dets.scores > self.cfg.det_thresh
     if dets.embeddings is None:
-        if keep.any(): raise MotlibError(f"frame {f}: JDETracker needs appearance embeddings but Detections.embeddings is None "
+        if keep.any():
+            raise MotlibError(f"frame {f}: JDETracker needs appearance embeddings but Detections.embeddings is None "
                                          "(use a motion-only tracker such as SORT for detections without embeddings)")
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, self.pool.emb.shape[1]), np.float32)
     D, E = dets.embeddings.shape[1], self.pool.emb.shape[1]
     if len(self.pool) and D != E:
-        raise MotlibError(f"frame {f}: detections have {D}-dimensional embeddings but the tracker's tracklets have {E}-dimensional ones")
+        raise MotlibError(
+            f"frame {f}: detections have {D}-dimensional embeddings "
+            f"but the tracker's tracklets have {E}-dimensional ones"
+        )
     if not len(self.pool): self.pool = TrackPool.empty(D)
     return dets.boxes[keep], dets.scores[keep], l2_normalize(dets.embeddings[keep], np.float32)
 
-JDETracker._inputs = _inputs
-
 # %% ../../nbs/07_jde_tracker.ipynb #ec732dcc
+@patch
 def _predict(self: JDETracker, idx):
     "One batched Kalman prediction of pool rows `idx` (lost tracklets' height velocity zeroed first)."
     P = self.pool
@@ -172,14 +178,22 @@ def _predict(self: JDETracker, idx):
     mean[P.state[idx] != TrackState.TRACKED, 7] = 0
     P.mean[idx], P.cov[idx] = self.kf.predict(mean, P.cov[idx])
 
+@patch
 def _associate(self: JDETracker, boxes, emb):
     "The three rounds: (matched pool rows, matched det rows, rows now lost, rows removed, unmatched det rows)."
     P, c = self.pool, self.cfg
     pool = np.flatnonzero((P.state == TrackState.TRACKED) | (P.state == TrackState.LOST))
     new = np.flatnonzero(P.state == TrackState.NEW)
     self._predict(pool)
-    cost = fuse_motion(self.kf, embedding_distance(P.emb[pool], emb, c.emb_metric), P.mean[pool], P.cov[pool], boxes, c.lambda_,
-                       c.only_position)
+    cost = fuse_motion(
+        self.kf,
+        embedding_distance(P.emb[pool], emb, c.emb_metric),
+        P.mean[pool],
+        P.cov[pool],
+        boxes,
+        c.lambda_,
+        c.only_position,
+    )
     m1, ut, ud = linear_assignment(cost, c.emb_match_thresh)
     r = pool[ut][P.state[pool[ut]] == TrackState.TRACKED]
     m2, ut2, ud2 = linear_assignment(iou_distance(P.boxes(r), boxes[ud]), c.iou_match_thresh)
@@ -189,9 +203,8 @@ def _associate(self: JDETracker, boxes, emb):
     det = np.concatenate([m1[:, 1], ud[m2[:, 1]], left[m3[:, 1]]])
     return trk, det, r[ut2], new[un3], left[ud3]
 
-JDETracker._predict, JDETracker._associate = _predict, _associate
-
 # %% ../../nbs/07_jde_tracker.ipynb #b4726e5a
+@patch
 def _apply(self: JDETracker, trk, det, lost, removed, xyah, scores, emb):
     "Write the round results into the pool."
     P, c, f = self.pool, self.cfg, self.frame_id
@@ -205,6 +218,7 @@ def _apply(self: JDETracker, trk, det, lost, removed, xyah, scores, emb):
     P.state[lost], P.state[removed] = TrackState.LOST, TrackState.REMOVED
     P.state[(P.state == TrackState.LOST) & (f - P.last > self.max_time_lost)] = TrackState.REMOVED
 
+@patch
 def _start_tracks(self: JDETracker, det, xyah, scores, emb):
     "New tracklets (fresh identities) from the unmatched detections `det` (above `new_track_thresh` when it is set)."
     c, f = self.cfg, self.frame_id
@@ -221,20 +235,21 @@ def _start_tracks(self: JDETracker, det, xyah, scores, emb):
     self.next_id += k
     self.pool = self.pool.concat(new)
 
-JDETracker._apply, JDETracker._start_tracks = _apply, _start_tracks
-
 # %% ../../nbs/07_jde_tracker.ipynb #3d86d1b9
+@patch
 def _remove_duplicates(self: JDETracker):
     "Drop the younger of each (new/tracked, lost) pair with IoU > duplicate_iou, then all removed rows."
     P = self.pool
-    a = np.flatnonzero(P.state <= TrackState.TRACKED); b = np.flatnonzero(P.state == TrackState.LOST)
+    a = np.flatnonzero(P.state <= TrackState.TRACKED)
+    b = np.flatnonzero(P.state == TrackState.LOST)
     if len(a) and len(b):
         pa, pb = np.nonzero(box_iou(P.boxes(a), P.boxes(b)) > self.cfg.duplicate_iou)
         age = P.last - P.start
         P.state[np.where(age[a[pa]] > age[b[pb]], b[pb], a[pa])] = TrackState.REMOVED
     self.pool = P.select(P.state != TrackState.REMOVED)
 
-def _update(self: JDETracker, dets: Detections) -> Tracks:
+@patch
+def update(self: JDETracker, dets: Detections) -> Tracks:
     "Associate one frame's detections (with embeddings) to the tracklets; return the tracked boxes and identities."
     boxes, scores, emb = self._inputs(dets)
     self.frame_id += 1
@@ -250,10 +265,12 @@ def _update(self: JDETracker, dets: Detections) -> Tracks:
     if c.report_box == 'kalman':
         boxes = self.pool.boxes(out)
     else:
-        boxes = self.pool.obs[out].copy()      # a reported tracklet was matched (or born) in this frame: its detection's box
+        # a reported tracklet was matched (or born) in this frame: its detection's box
+        boxes = self.pool.obs[out].copy()
     keep = self._reportable(boxes)
     return Tracks(self.pool.ids[out[keep]], boxes[keep], self.pool.score[out[keep]])
 
+@patch
 def _reportable(self: JDETracker, boxes) -> np.ndarray:
     "Mask of the tracked boxes the authors' scripts write: area > `min_box_area`, w/h <= `max_aspect` (each off-able)."
     c, keep = self.cfg, np.ones(len(boxes), bool)
@@ -261,7 +278,3 @@ def _reportable(self: JDETracker, boxes) -> np.ndarray:
     if c.min_box_area > 0: keep &= w * h > c.min_box_area
     if c.max_aspect is not None: keep &= ~(w > c.max_aspect * h)          # their `w / h > 1.6`, without dividing by 0
     return keep
-
-JDETracker._reportable = _reportable
-
-JDETracker._remove_duplicates, JDETracker.update = _remove_duplicates, _update

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
+from fastcore.basics import patch
 from ..core import check_range
 
 # %% auto #0
@@ -28,8 +29,8 @@ class KalmanConfig:
 
     def __post_init__(self):
         "Noise levels and factors must be positive and finite, so that every covariance stays invertible."
-        for k in ('std_weight_position', 'std_weight_velocity', 'std_aspect', 'std_aspect_velocity', 'std_aspect_measurement',
-                  'init_position_factor', 'init_velocity_factor', 'dt', 'min_height'):
+        for k in ('std_weight_position', 'std_weight_velocity', 'std_aspect', 'std_aspect_velocity',
+                  'std_aspect_measurement', 'init_position_factor', 'init_velocity_factor', 'dt', 'min_height'):
             check_range(self, k, 0, 1e6, lo_open=True)
 
 # %% ../../nbs/05_kalman.ipynb #3c2960a7
@@ -51,7 +52,8 @@ class KalmanFilter:
 
     def __init__(self, cfg: KalmanConfig | None = None):
         self.cfg = cfg or KalmanConfig()
-        self.F = np.eye(8); self.F[range(4), range(4, 8)] = self.cfg.dt  # motion matrix
+        self.F = np.eye(8)
+        self.F[range(4), range(4, 8)] = self.cfg.dt  # motion matrix
         self.H = np.eye(4, 8)                                            # observation matrix
 
     def _std(self, h, pos, asp, vel=None, asp_v=None):
@@ -65,7 +67,8 @@ class KalmanFilter:
     def __repr__(self): return f"KalmanFilter({self.cfg})"
 
 # %% ../../nbs/05_kalman.ipynb #f78728bd
-def _initiate(self: KalmanFilter, measurements):
+@patch
+def initiate(self: KalmanFilter, measurements):
     "Mean (N, 8) and covariance (N, 8, 8) of new tracks from (N, 4) cxcyah `measurements`."
     z = np.asarray(measurements, np.float64).reshape(-1, 4)
     c = self.cfg
@@ -73,24 +76,25 @@ def _initiate(self: KalmanFilter, measurements):
                     c.init_velocity_factor * c.std_weight_velocity, c.std_aspect_velocity)
     return np.concatenate([z, np.zeros_like(z)], 1), _diag(std)
 
-def _predict(self: KalmanFilter, mean, cov):
+@patch
+def predict(self: KalmanFilter, mean, cov):
     "One constant-velocity step for all tracks: returns new (mean, cov); inputs untouched."
     mean, cov = _as_states(mean, cov)
     c = self.cfg
     Q = _diag(self._std(mean[:, 3], c.std_weight_position, c.std_aspect, c.std_weight_velocity, c.std_aspect_velocity))
     return mean @ self.F.T, self.F @ cov @ self.F.T + Q
 
-KalmanFilter.initiate, KalmanFilter.predict = _initiate, _predict
-
 # %% ../../nbs/05_kalman.ipynb #b3aa1538
-def _project(self: KalmanFilter, mean, cov):
+@patch
+def project(self: KalmanFilter, mean, cov):
     "Projected means (N, 4) and innovation covariances S = H P H^T + R (N, 4, 4)."
     mean, cov = _as_states(mean, cov)
     c = self.cfg
     R = _diag(self._std(mean[:, 3], c.std_weight_position, c.std_aspect_measurement))
     return mean[:, :4].copy(), cov[:, :4, :4] + R
 
-def _update(self: KalmanFilter, mean, cov, measurements):
+@patch
+def update(self: KalmanFilter, mean, cov, measurements):
     "Kalman correction of track i with measurement i (cxcyah): returns new (mean, cov)."
     mean, cov = _as_states(mean, cov)
     z = np.asarray(measurements, np.float64).reshape(-1, 4)
@@ -99,12 +103,11 @@ def _update(self: KalmanFilter, mean, cov, measurements):
     new_mean = mean + np.einsum('nij,nj->ni', K, z - zp)
     return new_mean, cov - K @ S @ K.transpose(0, 2, 1)
 
-KalmanFilter.project, KalmanFilter.update = _project, _update
-
 # %% ../../nbs/05_kalman.ipynb #c7617c89
 chi2inv95 = {dof: float(chi2.ppf(0.95, dof)) for dof in range(1, 10)}  # 0.95 quantile of chi-square, dof 1..9
 
-def _gating_distance(self: KalmanFilter, mean, cov, measurements, only_position: bool = False):
+@patch
+def gating_distance(self: KalmanFilter, mean, cov, measurements, only_position: bool = False):
     "Squared Mahalanobis distance (N_tracks, M) of each cxcyah measurement to each track's projection."
     zp, S = self.project(mean, cov)
     z = np.asarray(measurements, np.float64).reshape(-1, 4)
@@ -113,5 +116,3 @@ def _gating_distance(self: KalmanFilter, mean, cov, measurements, only_position:
     d = z[None, :, :k] - zp[:, None, :k]                      # innovations (N, M, k)
     y = np.linalg.inv(L) @ d.transpose(0, 2, 1)               # L^-1 d: (N, k, M)
     return (y ** 2).sum(1)
-
-KalmanFilter.gating_distance = _gating_distance

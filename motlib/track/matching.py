@@ -43,7 +43,8 @@ def _check_cost(cost, mean, det_boxes):
     cost = np.array(cost, np.float64, ndmin=2)          # a copy: callers' arrays are never modified
     shape = (len(np.asarray(mean).reshape(-1, 8)), len(np.asarray(det_boxes).reshape(-1, 4)))
     if cost.size == 0 and shape[0] * shape[1] == 0: return cost.reshape(shape)
-    if cost.shape != shape: raise MotlibError(f"cost matrix is {cost.shape} but there are {shape[0]} tracks and {shape[1]} detections")
+    if cost.shape != shape:
+        raise MotlibError(f"cost matrix is {cost.shape} but there are {shape[0]} tracks and {shape[1]} detections")
     return cost
 
 # %% ../../nbs/06_matching.ipynb #7d814e51
@@ -70,11 +71,13 @@ def fuse_motion(kf: KalmanFilter, cost, mean, cov, det_boxes, lambda_: float = 0
 def _indices(n): return np.arange(n, dtype=np.int64)
 
 def linear_assignment(cost, thresh: float = np.inf):
-    "Min-cost matching with rejection above `thresh`: (matches (K, 2) int64 [row, col], unmatched_rows, unmatched_cols)."
+    """Min-cost matching with rejection above `thresh`: (matches (K, 2) int64 [row, col], unmatched_rows,
+    unmatched_cols)."""
     cost = np.array(cost, np.float64, ndmin=2)
     n, m = cost.shape
     if n == 0 or m == 0: return np.zeros((0, 2), np.int64), _indices(n), _indices(m)
-    if np.isnan(cost).any(): raise MotlibError(f"linear_assignment: cost matrix has NaN at {np.argwhere(np.isnan(cost))[0].tolist()}")
+    if np.isnan(cost).any():
+        raise MotlibError(f"linear_assignment: cost matrix has NaN at {np.argwhere(np.isnan(cost))[0].tolist()}")
     finite = np.isfinite(cost)
     if np.isfinite(thresh): _, x, y = lap.lapjv(cost, extend_cost=True, cost_limit=float(thresh))
     else:
@@ -83,5 +86,6 @@ def linear_assignment(cost, thresh: float = np.inf):
     rows = np.flatnonzero(x >= 0)
     matches = np.stack([rows, x[rows]], 1).astype(np.int64)
     matches = matches[finite[matches[:, 0], matches[:, 1]]]
-    um_r = np.setdiff1d(_indices(n), matches[:, 0]); um_c = np.setdiff1d(_indices(m), matches[:, 1])
+    um_r = np.setdiff1d(_indices(n), matches[:, 0])
+    um_c = np.setdiff1d(_indices(m), matches[:, 1])
     return matches, um_r, um_c

@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass, fields
 import numpy as np
 from scipy.special import softmax
+from fastcore.basics import patch
 from ..core import MotlibError, ConfigError, Detections, Tracks, box_iou, l2_normalize, check_range, check_choice
 
 # %% auto #0
@@ -54,7 +55,8 @@ def qd_similarity(det_emb, memo_emb, metric: str = 'bisoftmax', temperature: flo
     d, m = np.asarray(det_emb), np.asarray(memo_emb)
     d, m = d.astype(np.result_type(d, m, np.float32)), m.astype(np.result_type(d, m, np.float32))
     if len(d) == 0 or len(m) == 0: return np.zeros((len(d), len(m)))
-    if d.shape[1] != m.shape[1]: raise MotlibError(f"qd_similarity: {d.shape[1]}-d detection and {m.shape[1]}-d memory embeddings")
+    if d.shape[1] != m.shape[1]:
+        raise MotlibError(f"qd_similarity: {d.shape[1]}-d detection and {m.shape[1]}-d memory embeddings")
     if metric == 'cosine': return l2_normalize(d) @ l2_normalize(m).T
     logits = l2_normalize(d) @ l2_normalize(m).T / temperature if temperature > 0 else d @ m.T
     if metric == 'softmax': return softmax(logits, axis=1)
@@ -79,7 +81,8 @@ def greedy_match(sim, det_scores, memo_is_track, cfg: QDTrackerConfig):
 
 # %% ../../nbs/08_qd_tracker.ipynb #360a5352
 def overlaps_earlier(iou, thr) -> np.ndarray:
-    "Mask of rows whose IoU (square matrix `iou` of score-sorted boxes) with any earlier row exceeds `thr` (scalar or per row)."
+    """Mask of rows whose IoU (square matrix `iou` of score-sorted boxes) with any earlier row exceeds `thr` (scalar or
+    per row)."""
     n = len(iou)
     if n < 2: return np.zeros(n, bool)
     return (np.tril(iou, -1) > np.broadcast_to(np.asarray(thr, np.float64), (n,))[:, None]).any(1)
@@ -119,11 +122,13 @@ class QDTracker:
     def __repr__(self): return f"QDTracker(frame {self.frame_id}, {len(self.memo)} tracks in memory, {self.cfg})"
 
 # %% ../../nbs/08_qd_tracker.ipynb #d03ee857
+@patch
 def _inputs(self: QDTracker, dets: Detections):
     "Boxes, scores, embeddings and labels of a frame, checked."
     f = getattr(dets, 'frame', None)
     f = f if f is not None else self.frame_id + 1
-    if not isinstance(dets, Detections): raise MotlibError(f"frame {f}: QDTracker.update expects Detections, got {type(dets).__name__}")
+    if not isinstance(dets, Detections):
+        raise MotlibError(f"frame {f}: QDTracker.update expects Detections, got {type(dets).__name__}")
     try: dets.validate()
     except MotlibError as e: raise (e if dets.frame is not None else MotlibError(f"frame {f}: {e}")) from None
     n, D = len(dets), self.emb_dim
@@ -133,7 +138,9 @@ def _inputs(self: QDTracker, dets: Detections):
                           "(use a motion-only tracker such as SORT for detections without embeddings)")
     E = dets.embeddings.shape[1]
     if D is not None and E != D:
-        raise MotlibError(f"frame {f}: detections have {E}-dimensional embeddings but the tracker's memory has {D}-dimensional ones")
+        raise MotlibError(
+            f"frame {f}: detections have {E}-dimensional embeddings but the tracker's memory has {D}-dimensional ones"
+        )
     self.emb_dim = E
     labels = dets.labels if dets.labels is not None else np.zeros(n, np.int64)
     emb = dets.embeddings
@@ -144,19 +151,22 @@ def _inputs(self: QDTracker, dets: Detections):
         self._warned = True
     return dets.boxes, dets.scores, emb, labels
 
-QDTracker._inputs = _inputs
-
 # %% ../../nbs/08_qd_tracker.ipynb #18712ed1
+@patch
 def _memory_matrix(self: QDTracker):
     "Embeddings, labels and is-track flags of all matching candidates: tracks, then backdrops (newest first)."
     embs = [self.memo.emb] + [b[1] for b in self.backdrops]
     labels = [self.memo.labels] + [b[2] for b in self.backdrops]
-    is_track = np.zeros(sum(len(l) for l in labels), bool); is_track[:len(self.memo)] = True
+    is_track = np.zeros(sum(len(l) for l in labels), bool)
+    is_track[:len(self.memo)] = True
     D = self.emb_dim or 0
-    return np.concatenate([e.reshape(len(e), D) for e in embs]), np.concatenate(labels), is_track   # rows known: D may be 0
+    # rows known: D may be 0
+    return np.concatenate([e.reshape(len(e), D) for e in embs]), np.concatenate(labels), is_track
 
+@patch
 def _match(self: QDTracker, boxes, scores, emb, labels):
-    "Identities per (sorted, de-duplicated) detection: memory row >= 0, -1 unmatched, -2 suppressed; and the match rows."
+    """Identities per (sorted, de-duplicated) detection: memory row >= 0, -1 unmatched, -2 suppressed; and the match
+    rows."""
     c = self.cfg
     memo_emb, memo_labels, is_track = self._memory_matrix()
     sim = qd_similarity(emb, memo_emb, c.match_metric, c.temperature)
@@ -164,14 +174,14 @@ def _match(self: QDTracker, boxes, scores, emb, labels):
     match, suppressed = greedy_match(sim, scores, is_track, c)
     return match, suppressed
 
-QDTracker._memory_matrix, QDTracker._match = _memory_matrix, _match
-
 # %% ../../nbs/08_qd_tracker.ipynb #8cc78c75
+@patch
 def _update_memory(self: QDTracker, match, ids, boxes, emb, labels, iou):
     "Momentum update of matched tracks, append new ones, store this frame's backdrops, drop expired tracks."
     c, f, M = self.cfg, self.frame_id, self.memo
     if len(M) == 0: M = QDMemory.empty(self.emb_dim or 0)
-    hit = np.flatnonzero(match >= 0); rows = match[hit]
+    hit = np.flatnonzero(match >= 0)
+    rows = match[hit]
     M.boxes[rows], M.labels[rows], M.last[rows] = boxes[hit], labels[hit], f
     M.emb[rows] = (1 - c.memo_momentum) * M.emb[rows] + c.memo_momentum * emb[hit]
     new = np.flatnonzero((match < 0) & (ids > 0))
@@ -180,10 +190,9 @@ def _update_memory(self: QDTracker, match, ids, boxes, emb, labels, iou):
     bd = np.flatnonzero((ids == -1) & ~overlaps_earlier(iou, c.nms_backdrop_iou_thr))
     self.backdrops = ([(boxes[bd], emb[bd], labels[bd])] + self.backdrops)[:c.memo_backdrop_frames]
 
-QDTracker._update_memory = _update_memory
-
 # %% ../../nbs/08_qd_tracker.ipynb #9d3fe9a3
-def _update(self: QDTracker, dets: Detections) -> Tracks:
+@patch
+def update(self: QDTracker, dets: Detections) -> Tracks:
     "Match one frame's detections (with embeddings) to the memory; return the detections that carry an identity."
     boxes, scores, emb, labels = self._inputs(dets)
     c = self.cfg
@@ -197,9 +206,8 @@ def _update(self: QDTracker, dets: Detections) -> Tracks:
     ids = np.where(match >= 0, self.memo.ids[np.maximum(match, 0)] if len(self.memo) else -1, -1)
     ids[suppressed] = -2
     new = np.flatnonzero((ids == -1) & (scores > c.init_score_thr))
-    ids[new] = self.next_id + np.arange(len(new)); self.next_id += len(new)
+    ids[new] = self.next_id + np.arange(len(new))
+    self.next_id += len(new)
     self._update_memory(match, ids, boxes, emb, labels, iou)
     out = ids > 0
     return Tracks(ids[out], boxes[out], scores[out], labels[out] if dets.labels is not None else None)
-
-QDTracker.update = _update
