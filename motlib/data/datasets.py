@@ -30,12 +30,18 @@ def check_size(size) -> tuple[int, int]:
     return W, H
 
 def letterbox(image: np.ndarray, size, color: float = 127.5):
-    "Fit `image` into `size` = (W, H) keeping its aspect ratio, padding with `color`; returns (image, ratio, (left, top))."
-    W, H = check_size(size); h, w = image.shape[:2]
+    """Fit `image` into `size` = (W, H) keeping its aspect ratio, padding with `color`; returns (image, ratio, (left,
+    top))."""
+    W, H = check_size(size)
+    h, w = image.shape[:2]
     ratio = min(W / w, H / h)
     nw, nh = max(1, min(W, round(w * ratio))), max(1, min(H, round(h * ratio)))
     left, top = (W - nw) // 2, (H - nh) // 2
-    im = image if (nw, nh) == (w, h) else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR)
+    im = (
+        image
+        if (nw, nh) == (w, h)
+        else cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if ratio < 1 else cv2.INTER_LINEAR)
+    )
     im = cv2.copyMakeBorder(im, top, H - nh - top, left, W - nw - left, cv2.BORDER_CONSTANT, value=(color,) * 3)
     return im, ratio, (left, top)
 
@@ -53,11 +59,15 @@ def unletterbox_boxes(boxes, ratio: float, pad) -> np.ndarray:
 # %% ../../nbs/03_data_datasets.ipynb #85abfd3a
 def affine_matrix(size, angle: float = 0., scale: float = 1., tx: float = 0., ty: float = 0.,
                   shear_x: float = 0., shear_y: float = 0.) -> np.ndarray:
-    "3x3 matrix S T R of JDE's `random_affine`: rotation `angle` (deg) and `scale` about the centre, shift `tx*W, ty*H`, shear (deg)."
+    """3x3 matrix S T R of JDE's `random_affine`: rotation `angle` (deg) and `scale` about the centre, shift `tx*W,
+    ty*H`, shear (deg)."""
     W, H = check_size(size)
-    R = np.eye(3); R[:2] = cv2.getRotationMatrix2D((W / 2, H / 2), angle, scale)
-    T = np.eye(3); T[0, 2], T[1, 2] = tx * W, ty * H
-    S = np.eye(3); S[0, 1], S[1, 0] = math.tan(math.radians(shear_x)), math.tan(math.radians(shear_y))
+    R = np.eye(3)
+    R[:2] = cv2.getRotationMatrix2D((W / 2, H / 2), angle, scale)
+    T = np.eye(3)
+    T[0, 2], T[1, 2] = tx * W, ty * H
+    S = np.eye(3)
+    S[0, 1], S[1, 0] = math.tan(math.radians(shear_x)), math.tan(math.radians(shear_y))
     return S @ T @ R
 
 def warp_image(image: np.ndarray, M: np.ndarray, size, border: float = 127.5) -> np.ndarray:
@@ -94,12 +104,17 @@ def box_area(boxes) -> np.ndarray:
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
     return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
-def keep_boxes(boxes, area_before, min_size: float = 4., min_area_ratio: float = 0.1, max_aspect: float = 10.) -> np.ndarray:
-    "Mask of warped, clipped `boxes` to keep (JDE's rule): both sides > `min_size`, area > `min_area_ratio` * before, aspect < `max_aspect`."
+def keep_boxes(
+    boxes, area_before, min_size: float = 4.0, min_area_ratio: float = 0.1, max_aspect: float = 10.0
+) -> np.ndarray:
+    """Mask of warped, clipped `boxes` to keep (JDE's rule): both sides > `min_size`, area > `min_area_ratio` * before,
+    aspect < `max_aspect`."""
     b = np.asarray(boxes, np.float32).reshape(-1, 4)
     w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
     ar = np.maximum(w / (h + 1e-16), h / (w + 1e-16))
-    return (w > min_size) & (h > min_size) & (box_area(b) > min_area_ratio * np.asarray(area_before)) & (ar < max_aspect)
+    return (
+        (w > min_size) & (h > min_size) & (box_area(b) > min_area_ratio * np.asarray(area_before)) & (ar < max_aspect)
+    )
 
 # %% ../../nbs/03_data_datasets.ipynb #c2c87f75
 def hflip(image: np.ndarray, boxes):
@@ -143,7 +158,8 @@ def _check_aug_config(c: AugConfig):
     for name, lo, hi in (('degrees', -180, 180), ('scale', 0, None), ('shear', -45, 45), ('translate', 0, 1)):
         check_range(c, name, lo, hi, lo_open=name == 'scale', size=2)
     for name in ('degrees', 'scale', 'shear'):
-        if _lo_hi(c, name)[0] > _lo_hi(c, name)[1]: raise ConfigError(f"AugConfig.{name} must be (low, high), got {getattr(c, name)}")
+        if _lo_hi(c, name)[0] > _lo_hi(c, name)[1]:
+            raise ConfigError(f"AugConfig.{name} must be (low, high), got {getattr(c, name)}")
     check_range(c, 'flip_prob', 0, 1)
     check_range(c, 'border_value', 0, 255)
     check_range(c, 'min_box_size', 0)
@@ -156,8 +172,14 @@ def _lo_hi(c, name) -> tuple: return tuple(float(v) for v in getattr(c, name))
 @dataclass
 class AugParams:
     "One draw of the augmentation: HSV gains, affine parameters (see `affine_matrix`) and the flip."
-    s_gain: float = 1.; v_gain: float = 1.
-    angle: float = 0.; scale: float = 1.; tx: float = 0.; ty: float = 0.; shear_x: float = 0.; shear_y: float = 0.
+    s_gain: float = 1.
+    v_gain: float = 1.
+    angle: float = 0.
+    scale: float = 1.
+    tx: float = 0.
+    ty: float = 0.
+    shear_x: float = 0.
+    shear_y: float = 0.
     flip: bool = False
 
 # %% ../../nbs/03_data_datasets.ipynb #2c603b58
@@ -172,14 +194,16 @@ def sample_aug_params(cfg: AugConfig, rng: np.random.Generator) -> AugParams:
 def _flip_matrix(W): return np.array([[-1., 0, W], [0, 1, 0], [0, 0, 1]])
 
 def transform_frame(image, boxes, ids, size, params: AugParams | None = None, cfg: AugConfig | None = None) -> dict:
-    "Letterbox (and, with `params`, augment) `image` with its xyxy `boxes` and `ids`; `rows`: input index of each kept box."
+    """Letterbox (and, with `params`, augment) `image` with its xyxy `boxes` and `ids`; `rows`: input index of each kept
+    box."""
     cfg, size = cfg or AugConfig(), check_size(size)
     b, ids = np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(ids, np.int64).reshape(-1)
     im = image if params is None else hsv_jitter(image, params.s_gain, params.v_gain)
     im, ratio, pad = letterbox(im, size, cfg.border_value)
     b, M = letterbox_boxes(b, ratio, pad), np.array([[ratio, 0, pad[0]], [0, ratio, pad[1]], [0, 0, 1.]])
     if params is None:
-        b = clip_boxes(b, size); keep = box_area(b) > 0
+        b = clip_boxes(b, size)
+        keep = box_area(b) > 0
     else:
         p, area0 = params, box_area(b)
         A = affine_matrix(size, p.angle, p.scale, p.tx, p.ty, p.shear_x, p.shear_y)
@@ -228,15 +252,29 @@ def _rng() -> np.random.Generator:
 
 def _to_sample(out: dict, seq: Sequence, t: int, orig_hw) -> dict:
     image = torch.from_numpy(np.ascontiguousarray(out['image'])).permute(2, 0, 1).float().div_(255)
-    meta = dict(seq=seq.name, frame=t, ratio=out['ratio'], pad=out['pad'], orig_size=(orig_hw[1], orig_hw[0]), matrix=out['matrix'])
+    meta = dict(
+        seq=seq.name,
+        frame=t,
+        ratio=out['ratio'],
+        pad=out['pad'],
+        orig_size=(orig_hw[1], orig_hw[0]),
+        matrix=out['matrix'],
+    )
     return dict(image=image, boxes=torch.from_numpy(out['boxes']), ids=torch.from_numpy(out['ids']),
                 labels=torch.zeros(len(out['ids']), dtype=torch.int64), rows=torch.from_numpy(out['rows']), meta=meta)
 
 # %% ../../nbs/03_data_datasets.ipynb #4ea97170
 class FrameDataset(Dataset):
     "Single frames with boxes and global identity labels (JDE / FairMOT training)."
-    def __init__(self, sequences, size=(1088, 608), aug: AugConfig | None = None, min_vis: float = 0.0, identities: bool = True,
-                 cache_mb: float = 1024):
+    def __init__(
+        self,
+        sequences,
+        size=(1088, 608),
+        aug: AugConfig | None = None,
+        min_vis: float = 0.0,
+        identities: bool = True,
+        cache_mb: float = 1024,
+    ):
         self.seqs, self.size, self.aug, self.min_vis = as_sequences(sequences), check_size(size), aug, min_vis
         self.index = [(i, t) for i, s in enumerate(self.seqs) for t in s.frames()]
         if not self.index: raise MotlibError(f"no frames in {[s.name for s in self.seqs]}")
@@ -250,7 +288,8 @@ class FrameDataset(Dataset):
     def sample_params(self): return None if self.aug is None else sample_aug_params(self.aug, _rng())
 
     def image(self, seq_idx: int, t: int) -> np.ndarray:
-        "Frame `t` of sequence `seq_idx` as RGB uint8, decoded once and kept when `self.cache` (never modified in place)."
+        """Frame `t` of sequence `seq_idx` as RGB uint8, decoded once and kept when `self.cache` (never modified in
+        place)."""
         if not self.cache: return self.seqs[seq_idx].image(t)
         key = (seq_idx, t)
         if key not in self._frames: self._frames[key] = self.seqs[seq_idx].image(t)
@@ -258,7 +297,9 @@ class FrameDataset(Dataset):
 
     def load(self, seq_idx: int, t: int, params: AugParams | None = None) -> dict:
         "Sample of frame `t` of sequence `seq_idx` under the augmentation `params` (None: letterbox only)."
-        seq = self.seqs[seq_idx]; g = seq.gt_frame(t, min_vis=self.min_vis); img = self.image(seq_idx, t)
+        seq = self.seqs[seq_idx]
+        g = seq.gt_frame(t, min_vis=self.min_vis)
+        img = self.image(seq_idx, t)
         ids = self.id_map(seq_idx, g.ids) if self.id_map else np.full(len(g), -1, np.int64)
         return _to_sample(transform_frame(img, g.boxes, ids, self.size, params, self.aug), seq, t, img.shape)
 
@@ -318,9 +359,11 @@ def _open_source(source):
         if (p/'seqinfo.ini').is_file(): kind, src = 'seq', Sequence(p)
         else:
             files = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS)
-            if not files: raise MotlibError(f"{p}: no images ({', '.join(IMAGE_EXTS)}) and no seqinfo.ini in this folder")
+            if not files:
+                raise MotlibError(f"{p}: no images ({', '.join(IMAGE_EXTS)}) and no seqinfo.ini in this folder")
             return 'images', files
-    if len(src) == 0 or not src.img_dir.is_dir() or not any(src.img_dir.iterdir()): raise MotlibError(f"{src.img_dir}: sequence {src.name} has no frames")
+    if len(src) == 0 or not src.img_dir.is_dir() or not any(src.img_dir.iterdir()):
+        raise MotlibError(f"{src.img_dir}: sequence {src.name} has no frames")
     return kind, src
 
 # %% ../../nbs/03_data_datasets.ipynb #a6cbbea5
@@ -333,16 +376,26 @@ def _video_frames(cap, path, n, max_failures=10):
     i, fails = 0, 0
     try:
         while fails < max_failures:
-            ok, im = cap.read(); i += 1
-            if ok: fails = 0; yield i, np.ascontiguousarray(im[:, :, ::-1]); continue
+            ok, im = cap.read()
+            i += 1
+            if ok:
+                fails = 0
+                yield i, np.ascontiguousarray(im[:, :, ::-1])
+                continue
             if n <= 0 or i > n: return                 # the normal end of the stream
-            fails += 1; warnings.warn(f"{path}: frame {i} of {n} cannot be decoded; skipped", FrameReadWarning, stacklevel=2)
-        warnings.warn(f"{path}: {max_failures} frames in a row unreadable; stopping at frame {i} of {n}", FrameReadWarning, stacklevel=2)
+            fails += 1
+            warnings.warn(f"{path}: frame {i} of {n} cannot be decoded; skipped", FrameReadWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: {max_failures} frames in a row unreadable; stopping at frame {i} of {n}",
+            FrameReadWarning,
+            stacklevel=2,
+        )
     finally: cap.release()
 
 # %% ../../nbs/03_data_datasets.ipynb #d0e736c4
 def iter_frames(source):
-    "Iterate `(index, RGB uint8 image)` over a video file, image folder, MOTChallenge folder or `Sequence`; bad frames are skipped with a warning."
+    """Iterate `(index, RGB uint8 image)` over a video file, image folder, MOTChallenge folder or `Sequence`; bad frames
+    are skipped with a warning."""
     kind, src = _open_source(source)
     if kind == 'video':
         cap = cv2.VideoCapture(str(src))
@@ -356,15 +409,20 @@ def frame_rate_of(source, default: float = 30.0) -> float:
     kind, src = _open_source(source)
     if kind == 'seq': return float(src.frame_rate)
     if kind == 'images': return float(default)
-    cap = cv2.VideoCapture(str(src)); fps = cap.get(cv2.CAP_PROP_FPS); cap.release()
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
     return float(fps) if fps and fps > 0 else float(default)
 
 # %% ../../nbs/03_data_datasets.ipynb #f13128b6
 def num_frames(source) -> int:
-    "Number of frames `iter_frames(source)` will try to read (a video's own count, which some containers only estimate)."
+    """Number of frames `iter_frames(source)` will try to read (a video's own count, which some containers only
+    estimate)."""
     kind, src = _open_source(source)
     if kind != 'video': return len(src)
-    cap = cv2.VideoCapture(str(src)); n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)); cap.release()
+    cap = cv2.VideoCapture(str(src))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
     return max(n, 0)
 
 # %% ../../nbs/03_data_datasets.ipynb #a2ce05d2
