@@ -21,7 +21,8 @@ __all__ = ['MOT17_DISTRACTORS', 'MOT20_DISTRACTORS', 'MAIN_COLUMNS', 'CLASS_NAME
 
 # %% ../nbs/06b_eval.ipynb #26634e36
 def _shim_numpy():
-    "Restore `np.asfarray` (removed in NumPy 2.0, still called by motmetrics 1.4.0). Adds a name only; changes nothing on NumPy 1."
+    """Restore `np.asfarray` (removed in NumPy 2.0, still called by motmetrics 1.4.0). Adds a name only; changes nothing
+    on NumPy 1."""
     if not hasattr(np, 'asfarray'):
         np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
 
@@ -39,7 +40,8 @@ class EvalConfig:
     iou_thr: float = 0.5                       # CLEAR MOT / identity match threshold (IoU >= iou_thr)
     distractor_classes: tuple = MOT17_DISTRACTORS  # tracker boxes matched to these gt classes are removed; () disables
     min_vis: float = 0.0                       # gt rows with lower visibility are not scored (the kit uses 0)
-    missing: str = 'error'                     # a missing results file: 'error', or 'empty' (scored as no output, with a warning)
+    # a missing results file: 'error', or 'empty' (scored as no output, with a warning)
+    missing: str = 'error'
     res_fmt: str = '{name}.txt'                # results file of a sequence, relative to the results root
 
     @staticmethod
@@ -50,13 +52,16 @@ class EvalConfig:
             self.distractor_classes = (int(self.distractor_classes),)     # `--set distractor_classes=7`: one class
         check_range(self, 'iou_thr', 0, 1, lo_open=True)
         if not isinstance(self.distractor_classes, (tuple, list)):
-            raise ConfigError(f"EvalConfig.distractor_classes must be a tuple of class numbers, got {self.distractor_classes!r}")
+            raise ConfigError(
+                f"EvalConfig.distractor_classes must be a tuple of class numbers, got {self.distractor_classes!r}"
+            )
         check_range(self, 'distractor_classes', 1, 10**6, integer=True)
         check_range(self, 'min_vis', 0, 1)
         check_choice(self, 'missing', ('error', 'empty'))
         try: ok = isinstance(self.res_fmt, str) and self.res_fmt.format(name='x') != self.res_fmt.format(name='y')
         except (KeyError, IndexError, ValueError, AttributeError): ok = False
-        if not ok: raise ConfigError(f"EvalConfig.res_fmt must contain '{{name}}' and no other field, got {self.res_fmt!r}")
+        if not ok:
+            raise ConfigError(f"EvalConfig.res_fmt must contain '{{name}}' and no other field, got {self.res_fmt!r}")
 
 # %% ../nbs/06b_eval.ipynb #f4c4730b
 def iou_xywh(a, b) -> np.ndarray:
@@ -66,7 +71,8 @@ def iou_xywh(a, b) -> np.ndarray:
     return 1.0 - mm.distances.iou_matrix(a, b, max_iou=1.0)
 
 def _frame_slices(rows: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    "rows sorted by frame -> (lo, hi): the rows of frame `frames[k]` are rows[lo[k]:hi[k]] (binary search, no dense index)."
+    """rows sorted by frame -> (lo, hi): the rows of frame `frames[k]` are rows[lo[k]:hi[k]] (binary search, no dense
+    index)."""
     return np.searchsorted(rows[:, 0], frames, 'left'), np.searchsorted(rows[:, 0], frames, 'right')
 
 def _sorted(rows) -> np.ndarray:
@@ -80,10 +86,15 @@ def _check_unique_ids(rows: np.ndarray, what: str):
     u, counts = np.unique(fid, axis=0, return_counts=True)
     if (counts > 1).any():
         f, i = u[np.argmax(counts > 1)]
-        raise MotlibError(f"{what}: id {i} appears {counts.max()} times in frame {f} (ids must be unique within a frame)")
+        raise MotlibError(
+            f"{what}: id {i} appears {counts.max()} times in frame {f} (ids must be unique within a frame)"
+        )
 
-def remove_distractors(gt_all: np.ndarray, res: np.ndarray, classes=MOT17_DISTRACTORS, iou_thr: float = 0.5) -> np.ndarray:
-    "Result rows without those matched (Hungarian, IoU >= `iou_thr`) to a gt box of a distractor class (TrackEval's MOT16/17 rule)."
+def remove_distractors(
+    gt_all: np.ndarray, res: np.ndarray, classes=MOT17_DISTRACTORS, iou_thr: float = 0.5
+) -> np.ndarray:
+    """Result rows without those matched (Hungarian, IoU >= `iou_thr`) to a gt box of a distractor class (TrackEval's
+    MOT16/17 rule)."""
     from scipy.optimize import linear_sum_assignment
     gt_all, res = _sorted(gt_all), _sorted(res)
     if not len(classes) or not np.isin(gt_all[:, 7], classes).any() or not len(res): return res
@@ -91,7 +102,8 @@ def remove_distractors(gt_all: np.ndarray, res: np.ndarray, classes=MOT17_DISTRA
     (g0, g1), (r0, r1), keep = _frame_slices(gt_all, frames), _frame_slices(res, frames), np.ones(len(res), bool)
     for k in range(len(frames)):
         g, r = gt_all[g0[k]:g1[k]], res[r0[k]:r1[k]]
-        s = iou_xywh(g[:, 2:6], r[:, 2:6]); s[s < iou_thr - np.finfo(float).eps] = 0
+        s = iou_xywh(g[:, 2:6], r[:, 2:6])
+        s[s < iou_thr - np.finfo(float).eps] = 0
         rr, cc = linear_sum_assignment(-s)
         hit = (s[rr, cc] > np.finfo(float).eps) & np.isin(g[rr, 7], classes)
         keep[r0[k] + cc[hit]] = False
@@ -99,20 +111,24 @@ def remove_distractors(gt_all: np.ndarray, res: np.ndarray, classes=MOT17_DISTRA
 
 # %% ../nbs/06b_eval.ipynb #df1989f3
 def _prepare(gt_rows, res_rows, num_frames=None, cfg: EvalConfig | None = None, name='sequence') -> dict:
-    "Per-frame gt ids, tracker ids and IoU matrices (the input both libraries need) from (N, 9) rows, non-empty frames only."
+    """Per-frame gt ids, tracker ids and IoU matrices (the input both libraries need) from (N, 9) rows, non-empty frames
+    only."""
     cfg = cfg or EvalConfig()
     gt_all, res = _sorted(gt_rows), _sorted(res_rows)
-    _check_unique_ids(res, f"{name} results"); _check_unique_ids(gt_all, f"{name} ground truth")
+    _check_unique_ids(res, f"{name} results")
+    _check_unique_ids(gt_all, f"{name} ground truth")
     res = remove_distractors(gt_all, res, cfg.distractor_classes, cfg.iou_thr)
     gt = gt_all[evaluable_mask(gt_all, min_vis=cfg.min_vis)]
-    frames = np.union1d(gt[:, 0], res[:, 0])                  # `num_frames` adds only empty frames, which change nothing
+    # `num_frames` adds only empty frames, which change nothing
+    frames = np.union1d(gt[:, 0], res[:, 0])
     gid, hid = np.unique(gt[:, 1], return_inverse=True)[1], np.unique(res[:, 1], return_inverse=True)[1]
     (g0, g1), (r0, r1) = _frame_slices(gt, frames), _frame_slices(res, frames)
     d = dict(num_timesteps=len(frames), num_gt_ids=len(np.unique(gt[:, 1])), num_tracker_ids=len(np.unique(res[:, 1])),
              num_gt_dets=len(gt), num_tracker_dets=len(res), gt_ids=[], tracker_ids=[], similarity_scores=[], seq=name,
              frames=frames.astype(np.int64))
     for k in range(len(frames)):
-        d['gt_ids'].append(gid[g0[k]:g1[k]].astype(int)); d['tracker_ids'].append(hid[r0[k]:r1[k]].astype(int))
+        d['gt_ids'].append(gid[g0[k]:g1[k]].astype(int))
+        d['tracker_ids'].append(hid[r0[k]:r1[k]].astype(int))
         d['similarity_scores'].append(iou_xywh(gt[g0[k]:g1[k], 2:6], res[r0[k]:r1[k], 2:6]))
     return d
 
@@ -135,13 +151,33 @@ def _te_eval(d: dict, iou_thr: float = 0.5) -> dict:
     return {m.get_name(): m.eval_sequence(d) for m in _te_metrics(iou_thr)}
 
 def _te_combine(results: list[dict], iou_thr: float = 0.5) -> dict:
-    return {m.get_name(): m.combine_sequences({i: r[m.get_name()] for i, r in enumerate(results)}) for m in _te_metrics(iou_thr)}
+    return {
+        m.get_name(): m.combine_sequences({i: r[m.get_name()] for i, r in enumerate(results)})
+        for m in _te_metrics(iou_thr)
+    }
 
 # %% ../nbs/06b_eval.ipynb #bc397f41
-_MM = dict(MOTA='mota', MOTP='motp', IDF1='idf1', IDP='idp', IDR='idr', Rcll='recall', Prcn='precision',
-           GT='num_unique_objects', MT='mostly_tracked', PT='partially_tracked', ML='mostly_lost', FP='num_false_positives',
-           FN='num_misses', IDs='num_switches', Frag='num_fragmentations', num_objects='num_objects',
-           num_predictions='num_predictions', num_matches='num_matches', num_frames='num_frames')
+_MM = dict(
+    MOTA='mota',
+    MOTP='motp',
+    IDF1='idf1',
+    IDP='idp',
+    IDR='idr',
+    Rcll='recall',
+    Prcn='precision',
+    GT='num_unique_objects',
+    MT='mostly_tracked',
+    PT='partially_tracked',
+    ML='mostly_lost',
+    FP='num_false_positives',
+    FN='num_misses',
+    IDs='num_switches',
+    Frag='num_fragmentations',
+    num_objects='num_objects',
+    num_predictions='num_predictions',
+    num_matches='num_matches',
+    num_frames='num_frames',
+)
 _HOTA = ('HOTA', 'DetA', 'AssA', 'LocA', 'DetRe', 'DetPr', 'AssRe', 'AssPr')
 _TE = dict(TE_MOTA=('CLEAR', 'MOTA'), TE_MOTP=('CLEAR', 'MOTP'), TE_IDs=('CLEAR', 'IDSW'), TE_Frag=('CLEAR', 'Frag'),
            TE_MT=('CLEAR', 'MT'), TE_PT=('CLEAR', 'PT'), TE_ML=('CLEAR', 'ML'), TE_IDF1=('Identity', 'IDF1'))
@@ -185,7 +221,8 @@ def _gt_entries(src) -> list[tuple]:
     for s in src:
         if isinstance(s, Sequence):
             _check_frames(s.gt, len(s), s.path/'gt'/'gt.txt', s.name)
-            out.append((s.name, s.gt, len(s))); continue
+            out.append((s.name, s.gt, len(s)))
+            continue
         p = Path(s)
         if (gt := _gt_file(p)) is None: raise MOTFormatError(f"{p}: no gt/gt.txt or gt.txt in this sequence folder")
         info = read_seqinfo(p/'seqinfo.ini') if (p/'seqinfo.ini').is_file() else None
@@ -227,14 +264,18 @@ def _read_results(path: Path, name: str, seq_length, cfg: EvalConfig) -> np.ndar
 
 # %% ../nbs/06b_eval.ipynb #55748789
 def evaluate(gt, results_root, names=None, cfg: EvalConfig | None = None) -> pd.DataFrame:
-    "Metrics of every sequence of `gt` (a root folder, folders or `Sequence`s) against `results_root`; rows: sequences + 'OVERALL'."
+    """Metrics of every sequence of `gt` (a root folder, folders or `Sequence`s) against `results_root`; rows: sequences
+    + 'OVERALL'."""
     cfg, results_root = cfg or EvalConfig(), Path(results_root)
     entries = _gt_entries(gt)
     if names is not None:
         known = {e[0] for e in entries}
-        if missing := [n for n in names if n not in known]: raise MotlibError(f"unknown sequence(s) {missing}; found {sorted(known)}")
+        if missing := [n for n in names if n not in known]:
+            raise MotlibError(f"unknown sequence(s) {missing}; found {sorted(known)}")
         entries = [e for e in entries if e[0] in set(names)]
-    return _score([(n, g, _read_results(results_root/cfg.res_fmt.format(name=n), n, L, cfg), L) for n, g, L in entries], cfg)
+    return _score(
+        [(n, g, _read_results(results_root / cfg.res_fmt.format(name=n), n, L, cfg), L) for n, g, L in entries], cfg
+    )
 
 def _score(items, cfg: EvalConfig) -> pd.DataFrame:
     "Rows per sequence + 'OVERALL' from `[(name, gt rows, result rows, seq_length)]`."
@@ -275,7 +316,8 @@ def _one_class(rows: np.ndarray, c: int) -> np.ndarray:
     return out
 
 def evaluate_classes(gt, results_root, classes=(1, 2), names=None, cfg: EvalConfig | None = None) -> pd.DataFrame:
-    "One 'OVERALL' row per class (named by `CLASS_NAMES`) and their 'mean' (mMOTA, mIDF1, ...); results carry the class."
+    """One 'OVERALL' row per class (named by `CLASS_NAMES`) and their 'mean' (mMOTA, mIDF1, ...); results carry the
+    class."""
     from dataclasses import replace
     cfg, results_root = replace(cfg or EvalConfig(), distractor_classes=()), Path(results_root)
     cls = [int(c) for c in classes]
@@ -293,8 +335,25 @@ def evaluate_classes(gt, results_root, classes=(1, 2), names=None, cfg: EvalConf
     return df
 
 # %% ../nbs/06b_eval.ipynb #b8abc285
-_COUNTS = {'GT', 'MT', 'PT', 'ML', 'FP', 'FN', 'IDs', 'Frag', 'num_objects', 'num_predictions', 'num_matches', 'num_frames',
-           'TE_IDs', 'TE_Frag', 'TE_MT', 'TE_PT', 'TE_ML'}
+_COUNTS = {
+    'GT',
+    'MT',
+    'PT',
+    'ML',
+    'FP',
+    'FN',
+    'IDs',
+    'Frag',
+    'num_objects',
+    'num_predictions',
+    'num_matches',
+    'num_frames',
+    'TE_IDs',
+    'TE_Frag',
+    'TE_MT',
+    'TE_PT',
+    'TE_ML',
+}
 
 def _fmt(col, v) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)): return '-'
@@ -308,14 +367,16 @@ def format_table(df: pd.DataFrame, columns=MAIN_COLUMNS) -> str:
     return '\n'.join(lines)
 
 def _check_out_dir(out: Path) -> None:
-    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: --out must be a folder, and this is an existing file")
+    if out.exists() and not out.is_dir():
+        raise MotlibError(f"{out}: --out must be a folder, and this is an existing file")
     for p in [out, *out.parents]:
         if p.exists():
             if not p.is_dir(): raise MotlibError(f"{p}: is a file, so {out} cannot be created")
             break
 
 def save_tables(df: pd.DataFrame, out_dir, stem: str = 'metrics') -> tuple[Path, Path]:
-    "Write `out_dir/stem.csv` (every column, full precision) and `out_dir/stem.md` (`format_table`); returns both paths."
+    """Write `out_dir/stem.csv` (every column, full precision) and `out_dir/stem.md` (`format_table`); returns both
+    paths."""
     out = Path(out_dir)
     _check_out_dir(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -331,7 +392,8 @@ def _pred(p):
 
 def detection_pr(preds, gts, iou_thr: float = 0.5) -> dict:
     "VOC greedy matching of per-frame predictions (`Detections` or (xyxy boxes, scores)) to per-frame gt xyxy boxes."
-    if len(preds) != len(gts): raise MotlibError(f"{len(preds)} frames of predictions but {len(gts)} frames of ground truth")
+    if len(preds) != len(gts):
+        raise MotlibError(f"{len(preds)} frames of predictions but {len(gts)} frames of ground truth")
     gts = [np.asarray(getattr(g, 'boxes', g), np.float32).reshape(-1, 4) for g in gts]
     items = [(s, f, j) for f, p in enumerate(preds) for j, s in enumerate(_pred(p)[1])]
     items.sort(key=lambda x: -x[0])
@@ -368,8 +430,10 @@ def match_to_gt(det_boxes, gt_boxes, iou_thr: float = 0.5) -> np.ndarray:
 
 # %% ../nbs/06b_eval.ipynb #500e8ae4
 def embedding_roc(embeddings, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "ROC (FAR, TPR, thresholds) of all pairs i<j of L2-normalised `embeddings`, positive when `ids` agree (JDE's retrieval test)."
-    e = np.asarray(embeddings, np.float64); ids = np.asarray(ids).reshape(-1)
+    """ROC (FAR, TPR, thresholds) of all pairs i<j of L2-normalised `embeddings`, positive when `ids` agree (JDE's
+    retrieval test)."""
+    e = np.asarray(embeddings, np.float64)
+    ids = np.asarray(ids).reshape(-1)
     if e.ndim != 2 or len(e) != len(ids): raise MotlibError(f"embeddings {e.shape} and ids {ids.shape} do not match")
     if not np.isfinite(e).all(): raise MotlibError("embeddings contain NaN or infinite values")
     e = l2_normalize(e)
@@ -381,7 +445,8 @@ def embedding_roc(embeddings, ids) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # %% ../nbs/06b_eval.ipynb #5b534055
 def tpr_at_far(embeddings, ids, far=0.1):
-    "TPR at false accept rate `far` (a float, or a sequence of them) of the all-pairs cosine-similarity ROC (JDE Sec. 4.1)."
+    """TPR at false accept rate `far` (a float, or a sequence of them) of the all-pairs cosine-similarity ROC (JDE Sec.
+    4.1)."""
     fa, tp, _ = embedding_roc(embeddings, ids)
     def one(x):
         k = min(np.searchsorted(fa, x, side='right') - 1, len(fa) - 2)   # last ROC point with FAR <= x
@@ -392,12 +457,16 @@ def tpr_at_far(embeddings, ids, far=0.1):
 # %% ../nbs/06b_eval.ipynb #d1dae90b
 def eval_main(argv=None) -> int:
     "Console script `motlib-eval GT_ROOT RESULTS_ROOT [--out DIR] [--names ...] [--preset P] [--set key=value ...]`."
-    ap = argparse.ArgumentParser(prog='motlib-eval', description='Score MOTChallenge result files (CLEAR MOT, IDF1, HOTA).')
+    ap = argparse.ArgumentParser(
+        prog='motlib-eval', description='Score MOTChallenge result files (CLEAR MOT, IDF1, HOTA).'
+    )
     ap.add_argument('gt_root', help='folder of sequence folders, each with gt/gt.txt (or gt.txt)')
     ap.add_argument('results_root', help='folder with one <sequence name>.txt per sequence')
     ap.add_argument('--out', help='write metrics.csv and metrics.md into this folder')
     ap.add_argument('--names', nargs='+', help='only these sequences')
-    ap.add_argument('--preset', choices=sorted(EvalConfig.presets()), help='mot17 (default) or mot20 distractor classes')
+    ap.add_argument(
+        '--preset', choices=sorted(EvalConfig.presets()), help='mot17 (default) or mot20 distractor classes'
+    )
     ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='EvalConfig fields')
     ap.add_argument('--classes', nargs='+', type=int, metavar='C',
                     help='score these classes (8th column of the results) one by one, and their mean (mMOTA, mIDF1)')
