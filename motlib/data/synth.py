@@ -9,6 +9,7 @@ from dataclasses import dataclass, asdict, astuple, field, fields, replace
 from pathlib import Path
 import numpy as np
 import cv2
+from fastcore.basics import patch
 from ..core import MotlibError, ConfigError, make_config, atomic_path, atomic_write_text, clean_stale_temps
 from ..core import check_range, check_order
 from .mot import SeqInfo, write_seqinfo, write_mot_txt
@@ -131,13 +132,19 @@ CLOTH = np.array([(25, 25, 28), (235, 235, 230), (128, 128, 128), (70, 70, 75), 
 HAIR_NAMES = ('black', 'dark brown', 'brown', 'blond', 'red', 'grey')
 CLOTH_NAMES = ('black', 'white', 'grey', 'charcoal', 'navy', 'blue', 'light blue', 'red', 'maroon', 'pink', 'orange',
                'yellow', 'green', 'olive', 'teal', 'purple', 'brown', 'beige', 'khaki', 'denim')
-SKIN = np.array([(255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (90, 56, 37)], np.float32)
-HAIR = np.array([(20, 18, 15), (60, 40, 25), (110, 75, 40), (215, 185, 120), (150, 60, 30), (170, 170, 165)], np.float32)
+SKIN = np.array(
+    [(255, 219, 172), (241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (90, 56, 37)], np.float32
+)
+HAIR = np.array(
+    [(20, 18, 15), (60, 40, 25), (110, 75, 40), (215, 185, 120), (150, 60, 30), (170, 170, 165)], np.float32
+)
 PATTERNS = ('plain', 'hstripes', 'vstripes', 'checks', 'jacket', 'logo', 'twotone')
 PATTERN_P = (0.34, 0.13, 0.08, 0.1, 0.15, 0.1, 0.1)
 HEIGHTS = (0.9, 0.95, 1.0, 1.05, 1.1)          # x 1.7 m
 BUILDS = (0.85, 1.0, 1.18)                      # width factor
-BOTTOM_P = np.full(len(CLOTH), 0.02); BOTTOM_P[[0, 3, 4, 19, 18, 16, 2, 17]] += 0.1; BOTTOM_P /= BOTTOM_P.sum()
+BOTTOM_P = np.full(len(CLOTH), 0.02)
+BOTTOM_P[[0, 3, 4, 19, 18, 16, 2, 17]] += 0.1
+BOTTOM_P /= BOTTOM_P.sum()
 
 # %% ../../nbs/02_data_synth.ipynb #e4a95b1a
 @dataclass(frozen=True)
@@ -167,7 +174,9 @@ class Appearance:
     def describe(self) -> str:
         "A short English description (for plots and manifests)."
         c = lambda i: CLOTH_NAMES[i]
-        s = f"{HAIR_NAMES[self.hair]} hair, {c(self.top)} {PATTERNS[self.pattern]} top" + (f"/{c(self.top2)}" if self.pattern else '')
+        s = f"{HAIR_NAMES[self.hair]} hair, {c(self.top)} {PATTERNS[self.pattern]} top" + (
+            f"/{c(self.top2)}" if self.pattern else ''
+        )
         s += f", {c(self.bottom)} {('trousers', 'shorts', 'skirt')[self.bottom_kind]}, {c(self.shoes)} shoes"
         for name in ('hat', 'bag', 'scarf'):
             if v := getattr(self, name): s += f", {c(v - 1)} {name}"
@@ -189,14 +198,26 @@ def _opt(rng, p):
 def random_appearance(rng: np.random.Generator) -> Appearance:
     "A random identity (from any pool)."
     c = lambda: int(rng.integers(len(CLOTH)))
-    top = c(); top2 = (top + 1 + int(rng.integers(len(CLOTH) - 1))) % len(CLOTH)   # always differs from top
-    return Appearance(skin=int(rng.integers(len(SKIN))), hair=int(rng.integers(len(HAIR))),
-                      hair_style=int(rng.choice(3, p=(0.55, 0.3, 0.15))), top=top, top2=top2,
-                      pattern=int(rng.choice(len(PATTERNS), p=PATTERN_P)), sleeves=int(rng.random() < 0.6),
-                      bottom=int(rng.choice(len(CLOTH), p=BOTTOM_P)), bottom_kind=int(rng.choice(3, p=(0.75, 0.13, 0.12))),
-                      shoes=int(rng.choice([0, 1, 2, 3, 16, 7, 5])), hat=_opt(rng, 0.2), bag=_opt(rng, 0.35),
-                      bag_kind=int(rng.integers(3)), scarf=_opt(rng, 0.15),
-                      height=int(rng.choice(5, p=(0.1, 0.2, 0.4, 0.2, 0.1))), build=int(rng.choice(3, p=(0.3, 0.5, 0.2))))
+    top = c()
+    top2 = (top + 1 + int(rng.integers(len(CLOTH) - 1))) % len(CLOTH)   # always differs from top
+    return Appearance(
+        skin=int(rng.integers(len(SKIN))),
+        hair=int(rng.integers(len(HAIR))),
+        hair_style=int(rng.choice(3, p=(0.55, 0.3, 0.15))),
+        top=top,
+        top2=top2,
+        pattern=int(rng.choice(len(PATTERNS), p=PATTERN_P)),
+        sleeves=int(rng.random() < 0.6),
+        bottom=int(rng.choice(len(CLOTH), p=BOTTOM_P)),
+        bottom_kind=int(rng.choice(3, p=(0.75, 0.13, 0.12))),
+        shoes=int(rng.choice([0, 1, 2, 3, 16, 7, 5])),
+        hat=_opt(rng, 0.2),
+        bag=_opt(rng, 0.35),
+        bag_kind=int(rng.integers(3)),
+        scarf=_opt(rng, 0.15),
+        height=int(rng.choice(5, p=(0.1, 0.2, 0.4, 0.2, 0.1))),
+        build=int(rng.choice(3, p=(0.3, 0.5, 0.2))),
+    )
 
 def sample_appearance(rng: np.random.Generator, pool: str) -> Appearance:
     "A random identity of `pool` (rejection sampling on `appearance_pool`)."
@@ -209,9 +230,17 @@ def sample_appearance(rng: np.random.Generator, pool: str) -> Appearance:
 DETAILS = ('hat', 'bag', 'scarf', 'pattern', 'top2', 'bottom', 'shoes', 'hair', 'sleeves', 'bag_kind')
 
 def _detail_value(name, app, rng):
-    if name in ('hat', 'bag', 'scarf'): return 0 if getattr(app, name) and rng.random() < 0.5 else 1 + int(rng.integers(len(CLOTH)))
+    if name in ('hat', 'bag', 'scarf'):
+        return 0 if getattr(app, name) and rng.random() < 0.5 else 1 + int(rng.integers(len(CLOTH)))
     if name == 'top2': return int(rng.integers(len(CLOTH)))
-    n = {'pattern': len(PATTERNS), 'bottom': len(CLOTH), 'shoes': len(CLOTH), 'hair': len(HAIR), 'sleeves': 2, 'bag_kind': 3}[name]
+    n = {
+        'pattern': len(PATTERNS),
+        'bottom': len(CLOTH),
+        'shoes': len(CLOTH),
+        'hair': len(HAIR),
+        'sleeves': 2,
+        'bag_kind': 3,
+    }[name]
     return int(rng.integers(n))
 
 def near_copy(app: Appearance, rng: np.random.Generator, pool: str | None = None, tries: int = 200):
@@ -231,7 +260,8 @@ class _Pen:
     "Draws on a BGRA patch in body coordinates (units of the height `h`, origin at the head top, `flip`=-1 mirrors)."
     def __init__(self, img, ox, oy, h, flip=1, light=1.0):
         self.img, self.ox, self.oy, self.h, self.flip, self.light = img, ox, oy, h, flip, light
-    def p(self, x, y): return (int(round((self.ox + self.flip * x * self.h) * 16)), int(round((self.oy + y * self.h) * 16)))
+    def p(self, x, y):
+        return (int(round((self.ox + self.flip * x * self.h) * 16)), int(round((self.oy + y * self.h) * 16)))
     def col(self, rgb, k=1.0):
         r, g, b = np.minimum(np.asarray(rgb) * (k * self.light), 255).astype(int).tolist()
         return (b, g, r, 255)
@@ -250,7 +280,8 @@ def _leg_points(side: bool, phase: float, amp: float, build: float):
     L, legs = 0.47, []
     for s, ph in ((-1, phase + math.pi), (1, phase)):
         if side:
-            th = amp * 0.45 * math.sin(ph); sh = th - amp * 0.6 * max(0.0, math.cos(ph))
+            th = amp * 0.45 * math.sin(ph)
+            sh = th - amp * 0.6 * max(0.0, math.cos(ph))
             knee = (0.5 * L * math.sin(th), 0.5 * L * math.cos(th))
             foot = (knee[0] + 0.5 * L * math.sin(sh), knee[1] + 0.5 * L * math.cos(sh))
             legs.append(((0.0, 0.0), knee, foot))
@@ -283,19 +314,27 @@ def _draw_torso(pen, app, quad, view):
     if pat == 'hstripes': [pen.poly(_cell(quad, 0, 1, i / 7, (i + 1) / 7), c2) for i in range(1, 7, 2)]
     elif pat == 'vstripes': [pen.poly(_cell(quad, j / 5, (j + 1) / 5, 0, 1), c2) for j in range(1, 5, 2)]
     elif pat == 'checks':
-        [pen.poly(_cell(quad, j / 4, (j + 1) / 4, i / 5, (i + 1) / 5), c2) for i in range(5) for j in range(4) if (i + j) % 2]
+        [
+            pen.poly(_cell(quad, j / 4, (j + 1) / 4, i / 5, (i + 1) / 5), c2)
+            for i in range(5)
+            for j in range(4)
+            if (i + j) % 2
+        ]
     elif pat == 'twotone': pen.poly(_cell(quad, 0, 1, 0.55, 1), c2)
     elif pat == 'jacket' and view != 'back':
         pen.poly(_cell(quad, *((0.38, 0.62) if view == 'front' else (0.72, 0.95)), 0, 1), c2)
     elif pat == 'logo' and view != 'back':
-        x, y = _bil(quad, 0.5 if view == 'front' else 0.75, 0.3); pen.ellipse((x, y), 0.035, 0.035, c2)
+        x, y = _bil(quad, 0.5 if view == 'front' else 0.75, 0.3)
+        pen.ellipse((x, y), 0.035, 0.035, c2)
 
 # %% ../../nbs/02_data_synth.ipynb #fbd0bff7
 def _arm_points(side, phase, amp, sh_w, dy, far):
     s = -1 if far else 1
     if side:
-        a = -amp * 0.35 * math.sin(phase + (math.pi if far else 0.0)); b = a + 0.25 + 0.2 * amp
-        S = (0.0, 0.17 + dy); E = (S[0] + 0.18 * math.sin(a), S[1] + 0.18 * math.cos(a))
+        a = -amp * 0.35 * math.sin(phase + (math.pi if far else 0.0))
+        b = a + 0.25 + 0.2 * amp
+        S = (0.0, 0.17 + dy)
+        E = (S[0] + 0.18 * math.sin(a), S[1] + 0.18 * math.cos(a))
         return S, E, (E[0] + 0.17 * math.sin(b), E[1] + 0.17 * math.cos(b))
     sw = 0.015 * amp * math.sin(phase + (math.pi if far else 0.0))
     S = (s * (sh_w + 0.015), 0.18 + dy)
@@ -312,12 +351,27 @@ def _draw_arm(pen, app, pts, k=1.0):
 def _draw_head(pen, app, view, dy):
     sk, hr = SKIN[app.skin], HAIR[app.hair]
     cx, cy, r = (0.012 if view == 'side' else 0.0), 0.065 + dy, 0.06
-    if app.hair_style == 1 and view != 'back': pen.poly([(cx - 0.065, cy), (cx + (0.0 if view == 'side' else 0.065), cy), (cx + 0.0, cy + 0.14), (cx - 0.065, cy + 0.14)], hr)
+    if app.hair_style == 1 and view != 'back':
+        pen.poly(
+            [
+                (cx - 0.065, cy),
+                (cx + (0.0 if view == 'side' else 0.065), cy),
+                (cx + 0.0, cy + 0.14),
+                (cx - 0.065, cy + 0.14),
+            ],
+            hr,
+        )
     pen.line((0, cy + 0.04), (0, cy + 0.09), sk, 0.04)                      # neck
     pen.ellipse((cx, cy), r * 0.92, r, hr if view == 'back' else sk)
-    if view == 'front': pen.ellipse((cx, cy), r * 0.97, r * 1.05, hr, 180, 360) if app.hair_style != 2 else pen.ellipse((cx, cy - 0.01), r * 0.9, r * 0.95, hr, 200, 340)
+    if view == 'front':
+        (
+            pen.ellipse((cx, cy), r * 0.97, r * 1.05, hr, 180, 360)
+            if app.hair_style != 2
+            else pen.ellipse((cx, cy - 0.01), r * 0.9, r * 0.95, hr, 200, 340)
+        )
     elif view == 'side': pen.ellipse((cx, cy), r * 0.97, r * 1.05, hr, 100, 350 if app.hair_style != 2 else 300)
-    if app.hair_style == 1 and view == 'back': pen.poly([(cx - 0.06, cy), (cx + 0.06, cy), (cx + 0.055, cy + 0.15), (cx - 0.055, cy + 0.15)], hr)
+    if app.hair_style == 1 and view == 'back':
+        pen.poly([(cx - 0.06, cy), (cx + 0.06, cy), (cx + 0.055, cy + 0.15), (cx - 0.055, cy + 0.15)], hr)
     if app.hat:
         hc = CLOTH[app.hat - 1]
         pen.ellipse((cx, cy - 0.012), r * 1.02, r * 1.0, hc, 180, 360)
@@ -327,7 +381,8 @@ def _draw_head(pen, app, view, dy):
 
 def _draw_scarf(pen, app, view, dy, sh_w):
     if not app.scarf: return
-    c = CLOTH[app.scarf - 1]; w = 0.05 if view == 'side' else sh_w * 0.6
+    c = CLOTH[app.scarf - 1]
+    w = 0.05 if view == 'side' else sh_w * 0.6
     pen.poly([(-w, 0.13 + dy), (w, 0.13 + dy), (w, 0.165 + dy), (-w, 0.165 + dy)], c)
     if view == 'front': pen.poly([(0.02, 0.15 + dy), (0.055, 0.15 + dy), (0.05, 0.3 + dy), (0.02, 0.3 + dy)], c)
 
@@ -335,16 +390,21 @@ def _draw_scarf(pen, app, view, dy, sh_w):
 def _draw_bag(pen, app, view, dy, stage, sh_w, hand=None):
     "Draw the bag parts that belong to `stage` ('behind' the torso, 'over' it, or 'hand')."
     if not app.bag: return
-    c = CLOTH[app.bag - 1]; kind = app.bag_kind
+    c = CLOTH[app.bag - 1]
+    kind = app.bag_kind
     if kind == 0:
-        if stage == 'behind' and view == 'side': pen.poly([(-0.16, 0.18 + dy), (-0.05, 0.18 + dy), (-0.05, 0.42 + dy), (-0.15, 0.42 + dy)], c)
-        if stage == 'over' and view == 'back': pen.poly([(-0.085, 0.19 + dy), (0.085, 0.19 + dy), (0.08, 0.43 + dy), (-0.08, 0.43 + dy)], c)
+        if stage == 'behind' and view == 'side':
+            pen.poly([(-0.16, 0.18 + dy), (-0.05, 0.18 + dy), (-0.05, 0.42 + dy), (-0.15, 0.42 + dy)], c)
+        if stage == 'over' and view == 'back':
+            pen.poly([(-0.085, 0.19 + dy), (0.085, 0.19 + dy), (0.08, 0.43 + dy), (-0.08, 0.43 + dy)], c)
         if stage == 'over' and view == 'front':
             for s in (-1, 1): pen.line((s * sh_w * 0.6, 0.17 + dy), (s * sh_w * 0.55, 0.36 + dy), c, 0.018)
     elif kind == 1 and stage == 'over':
         x0 = sh_w * 0.7 if view != 'side' else 0.0
         pen.line((-x0, 0.17 + dy), (x0 + 0.02, 0.46 + dy), c, 0.015)
-        pen.poly([(x0 - 0.02, 0.44 + dy), (x0 + 0.08, 0.44 + dy), (x0 + 0.08, 0.56 + dy), (x0 - 0.02, 0.56 + dy)], c, 0.9)
+        pen.poly(
+            [(x0 - 0.02, 0.44 + dy), (x0 + 0.08, 0.44 + dy), (x0 + 0.08, 0.56 + dy), (x0 - 0.02, 0.56 + dy)], c, 0.9
+        )
     elif kind == 2 and stage == 'hand' and hand is not None:
         x, y = hand
         pen.poly([(x - 0.035, y + 0.01), (x + 0.035, y + 0.01), (x + 0.04, y + 0.1), (x - 0.04, y + 0.1)], c)
@@ -361,7 +421,8 @@ def draw_person(app: Appearance, h: float, phase: float = 0.0, facing: str = 'ri
     W, ay = int(math.ceil(0.8 * h + 2 * pad)) | 1, int(math.ceil(pad + h))
     img = np.zeros((int(ay + pad + 2), W, 4), np.uint8)
     fx, fy = W // 2 + offset[0], ay + offset[1]
-    b = BUILDS[app.build]; sh_w, hip_w = (0.07 if side else 0.125) * b, (0.065 if side else 0.1) * b
+    b = BUILDS[app.build]
+    sh_w, hip_w = (0.07 if side else 0.125) * b, (0.065 if side else 0.1) * b
     legs = _leg_points(side, phase, amp, b)
     dy = 0.97 - 0.5 - max(l[2][1] for l in legs)           # the lower foot touches the ground
     pen = _Pen(img, fx, fy - h, h, -1 if facing == 'left' else 1, light)
@@ -371,9 +432,15 @@ def draw_person(app: Appearance, h: float, phase: float = 0.0, facing: str = 'ri
     quad = [(-sh_w, 0.15 + dy), (sh_w, 0.15 + dy), (hip_w, 0.53 + dy), (-hip_w, 0.53 + dy)]
     if side: quad = [(x + 0.01, y) for x, y in quad]
     _draw_torso(pen, app, quad, view)
-    if app.bottom_kind == 2: pen.poly([(-hip_w, 0.48 + dy), (hip_w, 0.48 + dy), (hip_w * 1.6, 0.68 + dy), (-hip_w * 1.6, 0.68 + dy)], CLOTH[app.bottom])
+    if app.bottom_kind == 2:
+        pen.poly(
+            [(-hip_w, 0.48 + dy), (hip_w, 0.48 + dy), (hip_w * 1.6, 0.68 + dy), (-hip_w * 1.6, 0.68 + dy)],
+            CLOTH[app.bottom],
+        )
     _draw_bag(pen, app, view, dy, 'over', sh_w)
-    arms = [_arm_points(side, phase, amp, sh_w, dy, far=False)] + ([] if side else [_arm_points(False, phase, amp, sh_w, dy, far=True)])
+    arms = [_arm_points(side, phase, amp, sh_w, dy, far=False)] + (
+        [] if side else [_arm_points(False, phase, amp, sh_w, dy, far=True)]
+    )
     for pts in arms: _draw_arm(pen, app, pts)
     _draw_bag(pen, app, view, dy, 'hand', sh_w, hand=arms[0][2])
     _draw_scarf(pen, app, view, dy, sh_w)
@@ -444,7 +511,8 @@ def _pref_heading(rng, lateral, towards=None):
 
 def _step_person(p: _Person, cam: Camera, cfg: SynthConfig, rng, dt):
     "Advance one person by one frame (in place: simulation state, never user input)."
-    T_stand = 15.0; T_walk = T_stand * (1 - cfg.standing) / max(cfg.standing, 1e-6)
+    T_stand = 15.0
+    T_walk = T_stand * (1 - cfg.standing) / max(cfg.standing, 1e-6)
     if p.walking and rng.random() < dt / T_walk: p.walking = False
     elif not p.walking and rng.random() < dt / T_stand:
         p.walking, p.psi_pref = True, _pref_heading(rng, 1.0)
@@ -453,9 +521,11 @@ def _step_person(p: _Person, cam: Camera, cfg: SynthConfig, rng, dt):
     if p.walking:
         p.psi += 1.5 * dt * (p.psi_pref - p.psi) + 0.15 * math.sqrt(dt) * rng.normal()
         v = p.speed * dt
-        p.X += v * math.cos(p.psi); p.Z += v * math.sin(p.psi)
+        p.X += v * math.cos(p.psi)
+        p.Z += v * math.sin(p.psi)
         if (p.Z < cam.z_near and math.sin(p.psi) < 0) or (p.Z > cam.z_far and math.sin(p.psi) > 0):
-            p.psi_pref = _pref_heading(rng, 1.0); p.psi = -p.psi
+            p.psi_pref = _pref_heading(rng, 1.0)
+            p.psi = -p.psi
         p.phase = (p.phase + 2 * math.pi * v / (0.82 * p.app.height_m)) % (2 * math.pi)
         p.facing = _facing(p.psi, p.facing)
 
@@ -470,7 +540,8 @@ def _new_person(app, cam, cfg, rng, shift, border: bool):
         X = cam.ground_x(-0.45 * h if left else cam.width + 0.45 * h, Z, shift)
         psi = _pref_heading(rng, 1.0, towards=left)
     else:
-        X = cam.ground_x(rng.uniform(0, cam.width), Z, shift); psi = _pref_heading(rng, cfg.lateral)
+        X = cam.ground_x(rng.uniform(0, cam.width), Z, shift)
+        psi = _pref_heading(rng, cfg.lateral)
     walking = border or rng.random() >= cfg.standing
     p = _Person(None, app, X, Z, psi, psi, max(0.4, rng.normal(cfg.speed, 0.2)), walking, rng.uniform(0, 2 * math.pi),
                 float(walking), 'front')
@@ -491,14 +562,17 @@ class _Rider:
 
 def _over(dst: np.ndarray, src: np.ndarray, x0: int, y0: int) -> None:
     "Alpha-over BGRA `src` onto BGRA `dst` at top-left (x0, y0), clipped (a scratch canvas of `draw_cyclist`)."
-    H, W = dst.shape[:2]; h, w = src.shape[:2]
+    H, W = dst.shape[:2]
+    h, w = src.shape[:2]
     ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + w, W), min(y0 + h, H)
     if ax0 >= ax1 or ay0 >= ay1: return
-    s = src[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]; m = s[..., 3] > 0
+    s = src[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+    m = s[..., 3] > 0
     dst[ay0:ay1, ax0:ax1][m] = s[m]
 
 def draw_cyclist(app: Appearance, h: float, facing: str = 'right', colour=(40, 40, 160), offset=(0.0, 0.0)):
-    "A rider `app` on a bicycle (`h`: the rider's standing height, px); BGRA patch and the ground point under its centre."
+    """A rider `app` on a bicycle (`h`: the rider's standing height, px); BGRA patch and the ground point under its
+    centre."""
     if facing not in ('left', 'right'): raise MotlibError(f"a cyclist faces 'left' or 'right', got {facing!r}")
     r, base, pad = 0.2 * h, 0.62 * h, int(0.05 * h) + 2       # wheel radius 0.34 m, wheelbase 1.05 m for 1.7 m
     W, top = int(math.ceil(base + 2 * r + 2 * pad)) | 1, int(math.ceil(pad + 1.05 * h))
@@ -557,8 +631,10 @@ def _background(cam: Camera, rng, mx: int, my: int) -> np.ndarray:
     "A BGR canvas (H + 2 my, W + 2 mx) showing ground and facade for zero shift at offset (mx, my)."
     W, H = cam.width + 2 * mx, cam.height + 2 * my
     ground = rng.choice([(95, 95, 100), (150, 142, 128), (175, 165, 150), (120, 112, 104)]) * rng.uniform(0.85, 1.1)
-    img = np.empty((H, W, 3), np.float32); img[:] = ground[::-1]
-    z_wall = cam.z_far * 1.25; y_wall = cam.yh + cam.f * cam.cam_h / z_wall + my
+    img = np.empty((H, W, 3), np.float32)
+    img[:] = ground[::-1]
+    z_wall = cam.z_far * 1.25
+    y_wall = cam.yh + cam.f * cam.cam_h / z_wall + my
     P = lambda X, Z: (cam.cx + cam.f * X / Z + mx, cam.yh + cam.f * cam.cam_h / Z + my)
     seam = tuple(float(v) for v in (ground[::-1] * 0.8))
     for Z in np.arange(cam.z_near * 0.5, z_wall, 1.5):
@@ -569,14 +645,16 @@ def _background(cam: Camera, rng, mx: int, my: int) -> np.ndarray:
         cv2.line(img, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), seam, 1)
     if y_wall > 0: _facade(img, cam, rng, z_wall, int(y_wall), mx)
     shade = cv2.resize(rng.uniform(0.85, 1.1, (6, 10)).astype(np.float32), (W, H), interpolation=cv2.INTER_CUBIC)
-    yy, xx = np.mgrid[0:H, 0:W]; r2 = ((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2
+    yy, xx = np.mgrid[0:H, 0:W]
+    r2 = ((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2
     img *= (shade * (1 - 0.35 * r2))[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 # %% ../../nbs/02_data_synth.ipynb #cc1144b7
 def _facade(img, cam, rng, z_wall, y_wall, mx):
     "Draw a facade (windows, doors, posters) on rows [0, y_wall) of `img`, at depth `z_wall`."
-    W = img.shape[1]; s = cam.f / z_wall                     # pixels per metre on the wall
+    W = img.shape[1]
+    s = cam.f / z_wall                     # pixels per metre on the wall
     wall = rng.choice([(170, 160, 150), (140, 110, 90), (200, 190, 170), (120, 125, 135)]) * rng.uniform(0.8, 1.1)
     img[:y_wall] = wall[::-1]
     cv2.line(img, (0, y_wall), (W, y_wall), tuple(float(v) for v in wall[::-1] * 0.6), max(1, int(0.15 * s)))
@@ -608,13 +686,18 @@ def _make_occluder(kind, cam, rng, X, Z) -> _Occluder:
     w, h = max(2, int(round(w_m * s))), max(2, int(round(h_m * s)))
     p = np.zeros((h, w, 4), np.uint8)
     if kind == 'pole':
-        c = rng.choice([(60, 60, 60), (40, 70, 50), (110, 110, 115)]); p[:] = (*c[::-1], 255); p[:, : max(1, w // 3)] = (*(c[::-1] * 0.7).astype(int), 255)
+        c = rng.choice([(60, 60, 60), (40, 70, 50), (110, 110, 115)])
+        p[:] = (*c[::-1], 255)
+        p[:, : max(1, w // 3)] = (*(c[::-1] * 0.7).astype(int), 255)
     elif kind == 'crate':
-        c = rng.choice([(120, 90, 50), (70, 90, 70), (90, 90, 110), (140, 130, 110)]); p[:] = (*c[::-1], 255)
+        c = rng.choice([(120, 90, 50), (70, 90, 70), (90, 90, 110), (140, 130, 110)])
+        p[:] = (*c[::-1], 255)
         p[: max(1, h // 5)] = (*np.minimum(c[::-1] * 1.3, 255).astype(int), 255)
         for i in range(1, 3): p[i * h // 3: i * h // 3 + max(1, h // 30)] = (*(c[::-1] * 0.7).astype(int), 255)
     else:
-        frame_c = (70, 70, 75); p[:] = (*frame_c, 255); m = max(1, w // 14)
+        frame_c = (70, 70, 75)
+        p[:] = (*frame_c, 255)
+        m = max(1, w // 14)
         poster = CLOTH[rng.integers(len(CLOTH))]
         p[m:int(h * 0.92), m:w - m] = (*poster[::-1].astype(int), 255)
         p[int(h * 0.92):, m:w - m] = 0                        # the panel stands on two legs
@@ -622,12 +705,16 @@ def _make_occluder(kind, cam, rng, X, Z) -> _Occluder:
 
 # %% ../../nbs/02_data_synth.ipynb #04a9ca62
 def _paste(img, idbuf, patch, x0, y0, idx):
-    "Paste BGRA `patch` at top-left (x0, y0) into `img`, writing `idx` into `idbuf` under its mask; return (region, mask) or None."
-    H, W = idbuf.shape; ph, pw = patch.shape[:2]
+    """Paste BGRA `patch` at top-left (x0, y0) into `img`, writing `idx` into `idbuf` under its mask; return (region,
+    mask) or None."""
+    H, W = idbuf.shape
+    ph, pw = patch.shape[:2]
     ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + pw, W), min(y0 + ph, H)
     if ax0 >= ax1 or ay0 >= ay1: return None
-    sub = patch[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]; m = sub[..., 3] > 0
-    img[ay0:ay1, ax0:ax1][m] = sub[..., :3][m]; idbuf[ay0:ay1, ax0:ax1][m] = idx
+    sub = patch[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0]
+    m = sub[..., 3] > 0
+    img[ay0:ay1, ax0:ax1][m] = sub[..., :3][m]
+    idbuf[ay0:ay1, ax0:ax1][m] = idx
     return (slice(ay0, ay1), slice(ax0, ax1)), m
 
 def visible_fraction(idbuf, idx, placed, total) -> float:
@@ -637,22 +724,32 @@ def visible_fraction(idbuf, idx, placed, total) -> float:
     return float((idbuf[sl][m] == idx).sum()) / total
 
 # %% ../../nbs/02_data_synth.ipynb #1d2fcc5f
-def oracle_detections(gt: np.ndarray, cam: Camera, cfg: SynthConfig, rng: np.random.Generator, frame: int) -> np.ndarray:
+def oracle_detections(
+    gt: np.ndarray, cam: Camera, cfg: SynthConfig, rng: np.random.Generator, frame: int
+) -> np.ndarray:
     "Noisy detections (N, 9) rows (id -1, score in column 6) of one frame's ground truth `gt` (N, 9)."
     vis, (x, y, w, h) = gt[:, 8], gt[:, 2:6].T
     p = (1 - cfg.det_miss) / (1 + np.exp(-(vis - cfg.det_vis50) / 0.07)) / (1 + np.exp(-(h - 16) / 3))
     keep = rng.random(len(gt)) < p
-    j = cfg.det_jitter; n = int(keep.sum())
-    cx = x[keep] + w[keep] / 2 + rng.normal(0, j, n) * w[keep]; cy = y[keep] + h[keep] / 2 + rng.normal(0, j / 2, n) * h[keep]
+    j = cfg.det_jitter
+    n = int(keep.sum())
+    cx = x[keep] + w[keep] / 2 + rng.normal(0, j, n) * w[keep]
+    cy = y[keep] + h[keep] / 2 + rng.normal(0, j / 2, n) * h[keep]
     nw, nh = w[keep] * np.exp(rng.normal(0, j, n)), h[keep] * np.exp(rng.normal(0, j, n))
     score = np.clip(0.35 + 0.6 * vis[keep] + rng.normal(0, 0.08, n), 0.05, 1.0)
     nfp = rng.poisson(cfg.det_fp)
-    fz = rng.uniform(cam.z_near * 1.05, cam.z_far, nfp); fh = cam.f * 1.7 / fz * rng.uniform(0.5, 1.2, nfp)
-    fw = fh * rng.uniform(0.3, 0.5, nfp); fx = rng.uniform(0, cam.width, nfp) - fw / 2
+    fz = rng.uniform(cam.z_near * 1.05, cam.z_far, nfp)
+    fh = cam.f * 1.7 / fz * rng.uniform(0.5, 1.2, nfp)
+    fw = fh * rng.uniform(0.3, 0.5, nfp)
+    fx = rng.uniform(0, cam.width, nfp) - fw / 2
     fy = cam.yh + cam.f * cam.cam_h / fz - fh
     boxes = np.concatenate([np.stack([cx - nw / 2, cy - nh / 2, nw, nh], 1), np.stack([fx, fy, fw, fh], 1)])
     scores = np.concatenate([score, rng.uniform(0.05, 0.6, nfp)])
-    rows = np.zeros((len(boxes), 9)); rows[:, 0] = frame; rows[:, 1] = -1; rows[:, 2:6] = boxes; rows[:, 6] = scores
+    rows = np.zeros((len(boxes), 9))
+    rows[:, 0] = frame
+    rows[:, 1] = -1
+    rows[:, 2:6] = boxes
+    rows[:, 6] = scores
     rows[:, 7:] = -1
     return rows
 
@@ -673,19 +770,25 @@ def _streams(seed, split, index):
 
 # %% ../../nbs/02_data_synth.ipynb #3300814b
 class SynthScene:
-    "One SynthMOT sequence in memory; iterate to get `SynthFrame`s (deterministic given `cfg`, `split`, `index`, `seed`)."
+    """One SynthMOT sequence in memory; iterate to get `SynthFrame`s (deterministic given `cfg`, `split`, `index`,
+    `seed`)."""
     def __init__(self, cfg: SynthConfig, split: str = 'train', index: int = 1, seed: int = 0):
         if split not in SPLITS: raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
         self.cfg, self.split, self.index, self.seed = cfg, split, index, seed
         self.rng, self.rdet, self.rimg, self.rsetup = _streams(seed, split, index)
         r, self.cam = self.rsetup, make_camera(cfg)
         self.n_target = int(r.integers(cfg.people_min, cfg.people_max + 1))
-        self.pan = cfg.pan * (r.random() < cfg.pan_prob); self.shake = cfg.jitter if self.pan else 0.0
+        self.pan = cfg.pan * (r.random() < cfg.pan_prob)
+        self.shake = cfg.jitter if self.pan else 0.0
         self.pan_T, self.pan_phi = r.uniform(0.7, 1.5) * cfg.frames, r.uniform(0, 2 * math.pi)
         self.mx, self.my = int(math.ceil(self.pan + 4 * self.shake)) + 2, int(math.ceil(4 * self.shake)) + 2
         self.bg = _background(self.cam, r, self.mx, self.my)
         self.gain0, self.wb = r.uniform(0.85, 1.1), r.normal(1, 0.04, 3)
-        self.ill_a, self.ill_T, self.ill_phi = cfg.illumination * r.uniform(0.5, 1), r.uniform(0.5, 2) * cfg.frames, r.uniform(0, 2 * math.pi)
+        self.ill_a, self.ill_T, self.ill_phi = (
+            cfg.illumination * r.uniform(0.5, 1),
+            r.uniform(0.5, 2) * cfg.frames,
+            r.uniform(0, 2 * math.pi),
+        )
         self.blur = cfg.blur * r.uniform(0.7, 1.3)
         self.noise = (r.standard_normal((cfg.height + 32, cfg.width + 32, 3), np.float32) * cfg.noise).astype(np.int16)
         self.occluders = self._place_occluders(r)
@@ -705,13 +808,22 @@ class SynthScene:
         for p in self.spawned:
             if p.pid is None: continue
             tw = p.twin_src.pid if p.twin_src is not None else None
-            out[p.pid] = dict(key=list(p.app.key), pool=self.split, twin_of=tw, changed=p.changed if tw else None, text=p.app.describe())
+            out[p.pid] = dict(
+                key=list(p.app.key),
+                pool=self.split,
+                twin_of=tw,
+                changed=p.changed if tw else None,
+                text=p.app.describe(),
+            )
         for c in self.riders_seen if self.cfg.cyclists else []:
             out[c.pid] = dict(key=list(c.app.key), pool=self.split, twin_of=None, changed=None, text=c.app.describe(),
                               cls=2)
         return out
 
-    entries = property(lambda self: sum(p.first > 1 for p in self.spawned if p.pid is not None), doc="people who walked in after frame 1")
+    entries = property(
+        lambda self: sum(p.first > 1 for p in self.spawned if p.pid is not None),
+        doc="people who walked in after frame 1",
+    )
 
     def _place_occluders(self, r):
         cam, out = self.cam, []
@@ -722,6 +834,7 @@ class SynthScene:
         return out
 
 # %% ../../nbs/02_data_synth.ipynb #c404fc5d
+@patch
 def _spawn(self: SynthScene, border, shift):
     src = app = changed = None
     if self.people and self.rng.random() < self.cfg.hard_negatives:
@@ -730,18 +843,19 @@ def _spawn(self: SynthScene, border, shift):
     if app is None: src, app, changed = None, sample_appearance(self.rng, self.split), None
     p = _new_person(app, self.cam, self.cfg, self.rng, shift, border)
     p.twin_src, p.changed = src, changed
-    self.people.append(p); self.spawned.append(p)
+    self.people.append(p)
+    self.spawned.append(p)
 
-def _shift(self: SynthScene, t):
+@patch
+def shift(self: SynthScene, t):
     "Camera shift (dx, dy) in whole pixels at frame t."
     dx = self.pan * math.sin(2 * math.pi * t / self.pan_T + self.pan_phi)
     if self.shake: dx, dy = dx + self.rimg.normal(0, self.shake), self.rimg.normal(0, self.shake)
     else: dy = 0.0
     return int(np.clip(round(dx), -self.mx + 1, self.mx - 1)), int(np.clip(round(dy), -self.my + 1, self.my - 1))
 
-SynthScene._spawn, SynthScene.shift = _spawn, _shift
-
 # %% ../../nbs/02_data_synth.ipynb #669158d9
+@patch
 def _simulate(self: SynthScene, t, shift):
     cfg, cam, dt = self.cfg, self.cam, 1.0 / self.cfg.fps
     if t == 1:
@@ -759,9 +873,8 @@ def _simulate(self: SynthScene, t, shift):
         if missing > 0 and self.rng.random() < 1 - math.exp(-missing * cfg.entry_rate * dt): self._spawn(True, shift)
     if cfg.cyclists: _ride(self, t, shift)
 
-SynthScene._simulate = _simulate
-
 # %% ../../nbs/02_data_synth.ipynb #629baac5
+@patch
 def _render(self: SynthScene, t, shift):
     cfg, cam = self.cfg, self.cam
     dx, dy = shift
@@ -776,8 +889,10 @@ def _render(self: SynthScene, t, shift):
         cv2.ellipse(img, (int(x), int(y)), (max(1, int(0.2 * h)), max(1, int(0.035 * h))), 0, 0, 360, (40, 40, 40), -1)
     for _, i, it in sorted(items, key=lambda z: -z[0]):
         if i < 0:
-            x, y, _ = cam.project(it.X, it.Z, 0, shift); ph, pw = it.patch.shape[:2]
-            _paste(img, idbuf, it.patch, int(round(x - pw / 2)), int(round(y - ph)), -1); continue
+            x, y, _ = cam.project(it.X, it.Z, 0, shift)
+            ph, pw = it.patch.shape[:2]
+            _paste(img, idbuf, it.patch, int(round(x - pw / 2)), int(round(y - ph)), -1)
+            continue
         x, y, h = cam.project(it.X, it.Z, it.app.height_m, shift)
         if not (math.isfinite(h) and h > 0): continue          # walked behind the camera (extreme speed / fps settings)
         fx, fy = math.floor(x), math.floor(y)
@@ -801,9 +916,8 @@ def _render(self: SynthScene, t, shift):
     rows = np.array(rows, np.float64).reshape(-1, 9)
     return img, rows[np.argsort(rows[:, 1], kind='stable')]
 
-SynthScene._render = _render
-
 # %% ../../nbs/02_data_synth.ipynb #c57536d6
+@patch
 def _photometry(self: SynthScene, img, t):
     g = self.gain0 * (1 + self.ill_a * math.sin(2 * math.pi * t / self.ill_T + self.ill_phi))
     b, gr, r = (g * self.wb[::-1]).tolist()
@@ -814,7 +928,8 @@ def _photometry(self: SynthScene, img, t):
         img = cv2.add(img, self.noise[oy:oy + self.cfg.height, ox:ox + self.cfg.width], dtype=cv2.CV_8U)
     return img
 
-def _iter(self: SynthScene):
+@patch
+def __iter__(self: SynthScene):
     self._reset()
     for t in range(1, self.cfg.frames + 1):
         shift = self.shift(t)
@@ -823,15 +938,19 @@ def _iter(self: SynthScene):
         det = oracle_detections(gt[gt[:, 7] == 1], self.cam, self.cfg, self.rdet, t)   # public detections: pedestrians
         yield SynthFrame(t, cv2.cvtColor(self._photometry(img, t), cv2.COLOR_BGR2RGB), gt, det)
 
-SynthScene._photometry, SynthScene.__iter__ = _photometry, _iter
-SynthScene.__len__ = lambda self: self.cfg.frames
+@patch
+def __len__(self: SynthScene): return self.cfg.frames
 
 # %% ../../nbs/02_data_synth.ipynb #8f75966e
 SYNTH_VERSION = 1
 
 def config_hash(cfg: SynthConfig, prefix: str = '', **extra) -> str:
     "A short hash of the config fields that shape a sequence (`prefix`='') or the re-ID pool (`prefix`='reid')."
-    d = {k: v for k, v in asdict(cfg).items() if (k.startswith('reid_') if prefix == 'reid' else not k.startswith(('reid_', 'seqs_')))}
+    d = {
+        k: v
+        for k, v in asdict(cfg).items()
+        if (k.startswith('reid_') if prefix == 'reid' else not k.startswith(('reid_', 'seqs_')))
+    }
     if not d.get('cyclists'):                                # without cyclists, the hashes (and files) of before
         d = {k: v for k, v in d.items() if k not in ('cyclists', 'cyclist_speed')}
     d.update(extra, version=SYNTH_VERSION)
@@ -846,7 +965,8 @@ _SEQ_FILES = re.compile(r"seqinfo\.ini|synth\.json|gt/gt\.txt|det/det\.txt|img1/
 _REID_FILES = re.compile(r"synth\.json|(train|query|gallery)/\d{4,}_c\d+s1_\d{6,}_00\.jpg")
 
 def _foreign_files(path: Path, kind: str) -> list[str]:
-    "Entries under `path` (relative, sorted) that SynthMOT does not write; [] when motlib can recreate the whole folder."
+    """Entries under `path` (relative, sorted) that SynthMOT does not write; [] when motlib can recreate the whole
+    folder."""
     files, dirs = (_SEQ_FILES, {'img1', 'gt', 'det'}) if kind == 'seq' else (_REID_FILES, {'train', 'query', 'gallery'})
     extra = []
     for top, subdirs, names in os.walk(path):                  # does not follow links
@@ -861,7 +981,8 @@ def _foreign_files(path: Path, kind: str) -> list[str]:
     return sorted(extra)
 
 def check_replaceable(path, kind: str = 'seq') -> None:
-    "Raise `MotlibError` unless `path` is absent or a folder SynthMOT wrote (`synth.json`) holding only files it writes."
+    """Raise `MotlibError` unless `path` is absent or a folder SynthMOT wrote (`synth.json`) holding only files it
+    writes."""
     path = Path(path)
     if not (path.exists() or path.is_symlink()): return
     what = 'SynthMOT sequence' if kind == 'seq' else 'SynthMOT re-ID pool'
@@ -898,17 +1019,31 @@ def write_sequence(path, scene: SynthScene, chash: str | None = None, overwrite:
 
 def _write_sequence(tmp, scene, name, chash):
     cfg = scene.cfg
-    (tmp/'img1').mkdir(); gts, dets = [], []
+    (tmp/'img1').mkdir()
+    gts, dets = [], []
     for fr in scene:
-        ok, buf = cv2.imencode('.jpg', cv2.cvtColor(fr.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality])
-        (tmp/'img1'/f"{fr.t:06d}.jpg").write_bytes(buf.tobytes()); gts.append(fr.gt); dets.append(fr.det)
+        ok, buf = cv2.imencode(
+            '.jpg', cv2.cvtColor(fr.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, cfg.jpeg_quality]
+        )
+        (tmp/'img1'/f"{fr.t:06d}.jpg").write_bytes(buf.tobytes())
+        gts.append(fr.gt)
+        dets.append(fr.det)
     write_mot_txt(tmp/'gt'/'gt.txt', np.concatenate(gts), style='gt')
     write_mot_txt(tmp/'det'/'det.txt', np.concatenate(dets), style='det')
     write_seqinfo(tmp/'seqinfo.ini', SeqInfo(name, cfg.fps, cfg.frames, cfg.width, cfg.height))
-    meta = dict(generator='motlib.data.synth', version=SYNTH_VERSION, config_hash=chash or config_hash(cfg, split=scene.split, index=scene.index, seed=scene.seed),
-                split=scene.split, index=scene.index, seed=scene.seed, config=asdict(cfg), entries=int(scene.entries), exits=int(scene.exits),
-                occluders=[dict(kind=o.kind, X=round(o.X, 3), Z=round(o.Z, 3)) for o in scene.occluders],
-                identities={str(k): v for k, v in scene.identities.items()})
+    meta = dict(
+        generator='motlib.data.synth',
+        version=SYNTH_VERSION,
+        config_hash=chash or config_hash(cfg, split=scene.split, index=scene.index, seed=scene.seed),
+        split=scene.split,
+        index=scene.index,
+        seed=scene.seed,
+        config=asdict(cfg),
+        entries=int(scene.entries),
+        exits=int(scene.exits),
+        occluders=[dict(kind=o.kind, X=round(o.X, 3), Z=round(o.Z, 3)) for o in scene.occluders],
+        identities={str(k): v for k, v in scene.identities.items()},
+    )
     atomic_write_text(tmp/'synth.json', json.dumps(meta, indent=1, default=list))
 
 # %% ../../nbs/02_data_synth.ipynb #d9166070
@@ -918,8 +1053,10 @@ def generate(root, preset: str = 'tiny', splits=SPLITS, seed: int = 0, overrides
     cfg, root, plan = make_config(SynthConfig, preset, overrides=overrides), Path(root), {}
     for split in ((splits,) if isinstance(splits, str) else splits):
         if split not in SPLITS: raise ConfigError(f"unknown split {split!r}; choose from {SPLITS}")
-        plan[split] = [(root/split/f"SynthMOT-{preset}-{split}-{k:02d}", k, config_hash(cfg, split=split, index=k, seed=seed))
-                       for k in range(1, getattr(cfg, f"seqs_{split}") + 1)]
+        plan[split] = [
+            (root / split / f"SynthMOT-{preset}-{split}-{k:02d}", k, config_hash(cfg, split=split, index=k, seed=seed))
+            for k in range(1, getattr(cfg, f"seqs_{split}") + 1)
+        ]
     todo = [(s, p, k, h) for s, seqs in plan.items() for p, k, h in seqs if overwrite or not _is_complete(p, h)]
     if not overwrite:                                          # every folder is checked before anything is written
         for s, p, k, h in todo: check_replaceable(p, 'seq')
@@ -936,31 +1073,56 @@ def generate(root, preset: str = 'tiny', splits=SPLITS, seed: int = 0, overrides
 
 def _warn_stale(folder: Path, current):
     other = [p.name for p in sorted(folder.glob('SynthMOT-*')) if p not in current and (p/'synth.json').exists()]
-    if other: warnings.warn(f"{folder} also holds other SynthMOT sequences ({', '.join(other)}); list_sequences will read them too")
+    if other:
+        warnings.warn(
+            f"{folder} also holds other SynthMOT sequences ({', '.join(other)}); list_sequences will read them too"
+        )
 
 # %% ../../nbs/02_data_synth.ipynb #f64f8f19
 def _reid_camera(cam: int, seed: int):
     r = np.random.default_rng([seed, 77, cam])
     wall, floor = r.uniform(70, 200) * r.normal(1, 0.1, 3), r.uniform(60, 170) * r.normal(1, 0.06, 3)
-    return dict(wall=wall, floor=floor, horizon=r.uniform(0.45, 0.8), gain=r.uniform(0.7, 1.25), wb=r.normal(1, 0.06, 3), blur=r.uniform(0.3, 1.0))
+    return dict(
+        wall=wall,
+        floor=floor,
+        horizon=r.uniform(0.45, 0.8),
+        gain=r.uniform(0.7, 1.25),
+        wb=r.normal(1, 0.06, 3),
+        blur=r.uniform(0.3, 1.0),
+    )
 
-def render_identity_crop(app: Appearance, rng: np.random.Generator, size=(128, 64), cam: int = 1, seed: int = 0) -> np.ndarray:
-    "An RGB crop (`size` = (h, w)) of `app` as seen by re-ID camera `cam`: random view, pose, scale, offset and lighting."
+def render_identity_crop(
+    app: Appearance, rng: np.random.Generator, size=(128, 64), cam: int = 1, seed: int = 0
+) -> np.ndarray:
+    """An RGB crop (`size` = (h, w)) of `app` as seen by re-ID camera `cam`: random view, pose, scale, offset and
+    lighting."""
     st, (H, W) = _reid_camera(cam, seed), size
-    s = rng.uniform(0.45, 1.0); h, w = max(24, int(H * s)), max(12, int(W * s))
-    img = np.empty((h, w, 3), np.float32); y_h = int(h * st['horizon'] * rng.uniform(0.9, 1.1))
+    s = rng.uniform(0.45, 1.0)
+    h, w = max(24, int(H * s)), max(12, int(W * s))
+    img = np.empty((h, w, 3), np.float32)
+    y_h = int(h * st['horizon'] * rng.uniform(0.9, 1.1))
     img[:y_h], img[y_h:] = (st['wall'] * rng.uniform(0.85, 1.15))[::-1], (st['floor'] * rng.uniform(0.85, 1.15))[::-1]
     img *= np.linspace(0.85, 1.1, h, dtype=np.float32)[:, None, None]
     for _ in range(int(rng.integers(0, 3))):              # background structures
-        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h)); c = CLOTH[rng.integers(len(CLOTH))][::-1] * 0.7
-        cv2.rectangle(img, (x0, y0), (x0 + int(rng.integers(3, w)), y0 + int(rng.integers(3, h))), tuple(float(v) for v in c), -1)
-    img = np.clip(img, 0, 255).astype(np.uint8); idbuf = np.zeros((h, w), np.int16)
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        c = CLOTH[rng.integers(len(CLOTH))][::-1] * 0.7
+        cv2.rectangle(
+            img, (x0, y0), (x0 + int(rng.integers(3, w)), y0 + int(rng.integers(3, h))), tuple(float(v) for v in c), -1
+        )
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    idbuf = np.zeros((h, w), np.int16)
     if rng.random() < 0.15:                                # someone else cuts into the crop
         o, _ = draw_person(random_appearance(rng), h * 0.9, rng.uniform(0, 6.3), str(rng.choice(VIEWS)))
-        _paste(img, idbuf, o, int(rng.choice([-0.6, 0.6]) * w + (w - o.shape[1]) / 2), int(h * 0.98 - o.shape[0] * 0.95), 1)
+        _paste(
+            img, idbuf, o, int(rng.choice([-0.6, 0.6]) * w + (w - o.shape[1]) / 2), int(h * 0.98 - o.shape[0] * 0.95), 1
+        )
     ph = h * rng.uniform(0.8, 0.95)
-    p, (fx, fy) = draw_person(app, ph, rng.uniform(0, 2 * math.pi), str(rng.choice(VIEWS)), rng.uniform(0, 1), rng.uniform(0.85, 1.15))
-    _paste(img, idbuf, p, int(round(w / 2 + rng.normal(0, 0.06 * w) - fx)), int(round(h * rng.uniform(0.95, 1.02) - fy)), 0)
+    p, (fx, fy) = draw_person(
+        app, ph, rng.uniform(0, 2 * math.pi), str(rng.choice(VIEWS)), rng.uniform(0, 1), rng.uniform(0.85, 1.15)
+    )
+    _paste(
+        img, idbuf, p, int(round(w / 2 + rng.normal(0, 0.06 * w) - fx)), int(round(h * rng.uniform(0.95, 1.02) - fy)), 0
+    )
     b, g, r = (st['gain'] * rng.uniform(0.85, 1.15) * st['wb'][::-1]).tolist()
     img = cv2.GaussianBlur(cv2.multiply(img, (b, g, r, 0)), (0, 0), st['blur'])
     img = cv2.resize(img, (W, H), interpolation=cv2.INTER_LINEAR)
@@ -973,7 +1135,8 @@ def _reid_identities(n, pool, rng, hard):
     for i in range(n):
         a = None
         if apps and rng.random() < hard:
-            j = int(rng.integers(len(apps))); a, d = near_copy(apps[j], rng, pool)
+            j = int(rng.integers(len(apps)))
+            a, d = near_copy(apps[j], rng, pool)
             if a is not None: twins.append((i, j, d))
         apps.append(a if a is not None else sample_appearance(rng, pool))
     return apps, twins
@@ -983,7 +1146,9 @@ def _write_crop(folder, pid, cam, frame, img, q):
     (folder/f"{pid:04d}_c{cam}s1_{frame:06d}_00.jpg").write_bytes(buf.tobytes())
 
 # %% ../../nbs/02_data_synth.ipynb #dd733f20
-def generate_reid(root, preset: str = 'tiny', seed: int = 0, overrides=None, overwrite: bool = False) -> dict[str, Path]:
+def generate_reid(
+    root, preset: str = 'tiny', seed: int = 0, overrides=None, overwrite: bool = False
+) -> dict[str, Path]:
     "Write the Market-1501-style re-ID crop pool under `root/reid/{train,query,gallery}`; return the three folders."
     cfg, root = make_config(SynthConfig, preset, overrides=overrides), Path(root)
     out, h = root/'reid', _reid_hash(cfg, seed)
@@ -1005,24 +1170,45 @@ def _write_reid(tmp, cfg, seed, h):
     frame, q = 0, lambda: int(rng.integers(70, 96))
     for pid, app in enumerate(tr, 1):
         for _ in range(cfg.reid_per_id):
-            c = int(rng.integers(1, C + 1)); frame += 1
+            c = int(rng.integers(1, C + 1))
+            frame += 1
             _write_crop(tmp/'train', pid, c, frame, render_identity_crop(app, rng, cfg.reid_size, c, seed), q())
     for i, app in enumerate(te):
-        pid = len(tr) + 1 + i; cams = rng.permutation(C)[:max(2, min(C, int(rng.integers(2, 5))))] + 1
+        pid = len(tr) + 1 + i
+        cams = rng.permutation(C)[:max(2, min(C, int(rng.integers(2, 5))))] + 1
         for j in range(cfg.reid_per_id):
-            c = int(cams[j] if j < len(cams) else rng.choice(cams)); frame += 1     # query cams[0], gallery starts at cams[1]
-            _write_crop(tmp/('query' if j == 0 else 'gallery'), pid, c, frame, render_identity_crop(app, rng, cfg.reid_size, c, seed), q())
+            c = int(cams[j] if j < len(cams) else rng.choice(cams))
+            frame += 1     # query cams[0], gallery starts at cams[1]
+            _write_crop(
+                tmp / ('query' if j == 0 else 'gallery'),
+                pid,
+                c,
+                frame,
+                render_identity_crop(app, rng, cfg.reid_size, c, seed),
+                q(),
+            )
     ids = {str(p): dict(key=list(a.key), pool=appearance_pool(a), text=a.describe()) for p, a in enumerate(tr + te, 1)}
-    tw = [dict(pid=i + 1, twin_of=j + 1, changed=d) for i, j, d in tr_tw] + [dict(pid=len(tr) + i + 1, twin_of=len(tr) + j + 1, changed=d) for i, j, d in te_tw]
-    atomic_write_text(tmp/'synth.json', json.dumps(dict(generator='motlib.data.synth', version=SYNTH_VERSION, config_hash=h,
-                                                        identities=ids, hard_negatives=tw), indent=1))
+    tw = [dict(pid=i + 1, twin_of=j + 1, changed=d) for i, j, d in tr_tw] + [
+        dict(pid=len(tr) + i + 1, twin_of=len(tr) + j + 1, changed=d) for i, j, d in te_tw
+    ]
+    atomic_write_text(
+        tmp / 'synth.json',
+        json.dumps(
+            dict(
+                generator='motlib.data.synth', version=SYNTH_VERSION, config_hash=h, identities=ids, hard_negatives=tw
+            ),
+            indent=1,
+        ),
+    )
 
 # %% ../../nbs/02_data_synth.ipynb #e5c90c38
 def _crossings(gt: np.ndarray) -> int:
     "Pairs of overlapping boxes whose left-right order (of centres) swaps between consecutive frames."
-    gt = gt[np.lexsort((gt[:, 1], gt[:, 0]))]; cross, prev = 0, None
+    gt = gt[np.lexsort((gt[:, 1], gt[:, 0]))]
+    cross, prev = 0, None
     for t in np.unique(gt[:, 0]):
-        r = gt[gt[:, 0] == t]; ids, x0, x1 = r[:, 1], r[:, 2], r[:, 2] + r[:, 4]
+        r = gt[gt[:, 0] == t]
+        ids, x0, x1 = r[:, 1], r[:, 2], r[:, 2] + r[:, 4]
         order = (x0 + x1)[:, None] < (x0 + x1)[None, :]
         y0, y1 = r[:, 3], r[:, 3] + r[:, 5]
         ov = (np.minimum(x1[:, None], x1[None, :]) > np.maximum(x0[:, None], x0[None, :])) & \
@@ -1034,10 +1220,23 @@ def _crossings(gt: np.ndarray) -> int:
     return cross
 
 def scene_stats(seq) -> dict:
-    "Statistics of a `motlib.data.mot.Sequence`'s ground truth: sizes, visibility, occlusion events, entries/exits, crossings."
+    """Statistics of a `motlib.data.mot.Sequence`'s ground truth: sizes, visibility, occlusion events, entries/exits,
+    crossings."""
     gt, n = seq.gt, len(seq)
-    o = gt[np.lexsort((gt[:, 0], gt[:, 1]))]; same = o[1:, 1] == o[:-1, 1]
+    o = gt[np.lexsort((gt[:, 0], gt[:, 1]))]
+    same = o[1:, 1] == o[:-1, 1]
     occl = int((same & (o[1:, 8] < 0.5) & (o[:-1, 8] >= 0.5)).sum())
-    ids, start = np.unique(o[:, 1], return_index=True); end = np.r_[start[1:], len(o)] - 1
-    return dict(frames=n, ids=len(ids), boxes=len(gt), per_frame=len(gt) / max(n, 1), heights=gt[:, 5].copy(), vis=gt[:, 8].copy(),
-                occlusion_events=occl, entries=int((o[start, 0] > 1).sum()), exits=int((o[end, 0] < n).sum()), crossings=_crossings(gt))
+    ids, start = np.unique(o[:, 1], return_index=True)
+    end = np.r_[start[1:], len(o)] - 1
+    return dict(
+        frames=n,
+        ids=len(ids),
+        boxes=len(gt),
+        per_frame=len(gt) / max(n, 1),
+        heights=gt[:, 5].copy(),
+        vis=gt[:, 8].copy(),
+        occlusion_events=occl,
+        entries=int((o[start, 0] > 1).sum()),
+        exits=int((o[end, 0] < n).sum()),
+        crossings=_crossings(gt),
+    )
