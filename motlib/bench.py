@@ -21,10 +21,12 @@ __all__ = ['ASSOCIATION_TRACKERS', 'SDE_SCENES', 'SDE_REID', 'PREVIOUS_QUICK', '
 
 # %% ../nbs/20_bench.ipynb #ecca2b5f
 def moving_objects(n: int, frames: int, image_size=(1920, 1080), seed: int = 0):
-    "Ground truth of `n` boxes moving at constant speed and bouncing off the image borders: [(boxes xyxy (n, 4), ids (n,))] per frame."
+    """Ground truth of `n` boxes moving at constant speed and bouncing off the image borders: [(boxes xyxy (n, 4), ids
+    (n,))] per frame."""
     rng = np.random.default_rng(seed)
     W, H = image_size
-    h = rng.uniform(50, 200, n); wh = np.c_[0.4 * h, h]
+    h = rng.uniform(50, 200, n)
+    wh = np.c_[0.4 * h, h]
     pos = rng.uniform(0, 1, (n, 2)) * (np.array([W, H]) - wh)
     vel = rng.normal(0, 3, (n, 2))
     out, ids = [], np.arange(1, n + 1)
@@ -36,8 +38,11 @@ def moving_objects(n: int, frames: int, image_size=(1920, 1080), seed: int = 0):
         pos = np.clip(pos, 0, np.array([W, H]) - wh)
     return out
 
-def association_frames(n: int, frames: int, emb_dim: int = 128, seed: int = 0, image_size=(1920, 1080)) -> list[Detections]:
-    "Oracle detections (2 % jitter, 5 % score noise, embedding noise 0.3) of `moving_objects`, one `Detections` per frame."
+def association_frames(
+    n: int, frames: int, emb_dim: int = 128, seed: int = 0, image_size=(1920, 1080)
+) -> list[Detections]:
+    """Oracle detections (2 % jitter, 5 % score noise, embedding noise 0.3) of `moving_objects`, one `Detections` per
+    frame."""
     from motlib.track.baselines import OracleConfig, make_prototypes, oracle_detections
     cfg = OracleConfig(box_jitter=0.02, score_noise=0.05, emb_dim=emb_dim, emb_noise=0.3, seed=seed)
     rng = np.random.default_rng(seed)
@@ -64,12 +69,18 @@ def _deepsort():
         return DeepSort(embedder=None)            # defaults otherwise: max_age 30, n_init 3, max_cosine_distance 0.2
     return make, _deepsort_input, (lambda trk, x: trk.update_tracks(x[0], embeds=x[1]))
 
-ASSOCIATION_TRACKERS = {'sort': 'SORT (motlib)', 'jde': 'JDE (motlib)', 'qd': 'QDTrack (motlib)', 'iou': 'IoU linker (motlib)',
-                        'deepsort': 'DeepSORT (deep-sort-realtime)'}
+ASSOCIATION_TRACKERS = {
+    'sort': 'SORT (motlib)',
+    'jde': 'JDE (motlib)',
+    'qd': 'QDTrack (motlib)',
+    'iou': 'IoU linker (motlib)',
+    'deepsort': 'DeepSORT (deep-sort-realtime)',
+}
 
 def association_tracker(name: str):
     "(make, prepare, step) of benchmark tracker `name` (see `ASSOCIATION_TRACKERS`)."
-    if name not in ASSOCIATION_TRACKERS: raise MotlibError(f"unknown tracker {name!r}; choose from {sorted(ASSOCIATION_TRACKERS)}")
+    if name not in ASSOCIATION_TRACKERS:
+        raise MotlibError(f"unknown tracker {name!r}; choose from {sorted(ASSOCIATION_TRACKERS)}")
     return _deepsort() if name == 'deepsort' else _motlib(name)
 
 # %% ../nbs/20_bench.ipynb #d002ca24
@@ -88,7 +99,9 @@ def time_association(name: str, frames: list[Detections], warmup: int = 10) -> n
     make, prep, step = association_tracker(name)
     trk, xs, ts = make(), [prep(d) for d in frames], []
     for x in xs:
-        t0 = time.perf_counter(); step(trk, x); ts.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        step(trk, x)
+        ts.append(time.perf_counter() - t0)
     return 1e3 * np.asarray(ts[warmup:])
 
 # %% ../nbs/20_bench.ipynb #72249d9f
@@ -104,7 +117,11 @@ def bench_association(n_objects=(10, 50, 200), frames: int = 300, trackers=('sor
                 ms = time_association(name, dets, warmup)
                 rows.append(dict(tracker=name, n_objects=n, median_ms=float(np.median(ms)), mean_ms=float(ms.mean()),
                                  p90_ms=float(np.percentile(ms, 90)), frames=len(ms)))
-                if progress: print(f"{name:9s} n={n:4d}: median {rows[-1]['median_ms']:.2f} ms, mean {rows[-1]['mean_ms']:.2f} ms", flush=True)
+                if progress:
+                    print(
+                        f"{name:9s} n={n:4d}: median {rows[-1]['median_ms']:.2f} ms, mean {rows[-1]['mean_ms']:.2f} ms",
+                        flush=True,
+                    )
     df = pd.DataFrame(rows)
     if 'deepsort' in trackers:
         ref = df[df.tracker == 'deepsort'].set_index('n_objects').median_ms
@@ -120,8 +137,15 @@ def plot_association_bench(df: pd.DataFrame, ax=None, targets={50: 2.0, 200: 10.
         g = g.sort_values('n_objects')
         ax.plot(g.n_objects, g.median_ms, 'o-', label=ASSOCIATION_TRACKERS.get(name, name))
     if targets: ax.plot(list(targets), list(targets.values()), 'kx', ms=9, mew=2, label='motlib target')
-    ax.set(xscale='log', yscale='log', xlabel='objects per frame', ylabel='median ms / frame (1 CPU core)', title='Association speed')
-    ax.grid(alpha=.3, which='both'); ax.legend(fontsize=8)
+    ax.set(
+        xscale='log',
+        yscale='log',
+        xlabel='objects per frame',
+        ylabel='median ms / frame (1 CPU core)',
+        title='Association speed',
+    )
+    ax.grid(alpha=.3, which='both')
+    ax.legend(fontsize=8)
     return ax
 
 # %% ../nbs/20_bench.ipynb #60324108
@@ -138,29 +162,42 @@ def _version(pkg):
 
 def environment() -> dict:
     "Hardware and software facts to print beside a measurement."
-    return {'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
-            'cpu': f"{_cpu_name()}, os.cpu_count() = {os.cpu_count()}", 'platform': platform.platform(),
-            'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
-            'deep-sort-realtime': _version('deep-sort-realtime'), 'lap': _version('lap'),
-            'load average (1, 5, 15 min) at the end': ', '.join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'}
+    return {
+        'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        'cpu': f"{_cpu_name()}, os.cpu_count() = {os.cpu_count()}",
+        'platform': platform.platform(),
+        'python': platform.python_version(),
+        'torch': torch.__version__,
+        'numpy': np.__version__,
+        'deep-sort-realtime': _version('deep-sort-realtime'),
+        'lap': _version('lap'),
+        'load average (1, 5, 15 min) at the end': (
+            ', '.join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
+        ),
+    }
 
 # %% ../nbs/20_bench.ipynb #76d88ef2
 def association_report(df: pd.DataFrame, command: str, env: dict | None = None, notes: str = '') -> str:
     "Markdown report of a `bench_association` table and its conditions."
     env = env or environment()
-    t = df.copy(); t['tracker'] = t.tracker.map(lambda k: ASSOCIATION_TRACKERS.get(k, k))
-    cols = ['tracker', 'n_objects', 'median_ms', 'mean_ms', 'p90_ms', 'frames'] + (['deepsort_over_this'] if 'deepsort_over_this' in t else [])
+    t = df.copy()
+    t['tracker'] = t.tracker.map(lambda k: ASSOCIATION_TRACKERS.get(k, k))
+    cols = ['tracker', 'n_objects', 'median_ms', 'mean_ms', 'p90_ms', 'frames'] + (
+        ['deepsort_over_this'] if 'deepsort_over_this' in t else []
+    )
     head = '| ' + ' | '.join(cols) + ' |\n|' + '---|' * len(cols) + '\n'
     fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)
     body = ''.join('| ' + ' | '.join(fmt(r[c]) for c in cols) + ' |\n' for _, r in t[cols].iterrows())
     facts = '\n'.join(f"- {k}: {v}" for k, v in env.items())
-    return (f"# Association speed (motlib.bench.bench_association)\n\n- command: `{command}`\n{facts}\n"
-            "- threads: torch.set_num_threads(1) and threadpoolctl threadpool_limits(1) (one CPU core)\n"
-            "- input: n objects moving over 1920x1080, oracle detections (2 % jitter, 5 % score noise), 128-d embeddings "
-            "(noise 0.3); the same detections for every tracker\n"
-            "- DeepSORT: deep_sort_realtime.deepsort_tracker.DeepSort(embedder=None), defaults otherwise, embeddings via "
-            "`update_tracks(raw, embeds=...)`; `deepsort_over_this` = DeepSORT median / tracker median (> 1: faster)\n"
-            f"{notes}\n{head}{body}")
+    return (
+        f"# Association speed (motlib.bench.bench_association)\n\n- command: `{command}`\n{facts}\n"
+        "- threads: torch.set_num_threads(1) and threadpoolctl threadpool_limits(1) (one CPU core)\n"
+        "- input: n objects moving over 1920x1080, oracle detections (2 % jitter, 5 % score noise), 128-d embeddings "
+        "(noise 0.3); the same detections for every tracker\n"
+        "- DeepSORT: deep_sort_realtime.deepsort_tracker.DeepSort(embedder=None), defaults otherwise, embeddings via "
+        "`update_tracks(raw, embeds=...)`; `deepsort_over_this` = DeepSORT median / tracker median (> 1: faster)\n"
+        f"{notes}\n{head}{body}"
+    )
 
 # %% ../nbs/20_bench.ipynb #5de0b002
 from .core import ConfigError, make_config
@@ -284,15 +321,26 @@ def _train_step_args(p):
     p.add_argument('--data', default='data/synth', help='MOTChallenge root with a train/ folder')
     p.add_argument('--steps', type=int, default=20, help='timed steps (after --warmup)')
     p.add_argument('--warmup', type=int, default=3)
-    p.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='model or TrainConfig fields')
+    p.add_argument(
+        '--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='model or TrainConfig fields'
+    )
     p.add_argument('--report', default='reports/train_step.md', help="Markdown report ('' for none)")
 
 def _train_step_main(a, command: str):
     r = engine_vs_bare(a.method, a.preset, a.data, a.overrides, a.steps, a.warmup)
     old = PREVIOUS_QUICK.get(a.method, dict(channels_last=False))
     before = [*a.overrides, *(f"{k}={v}" for k, v in old.items())]
-    speed = compare_settings({f"previous quick options ({', '.join(f'{k}={v}' for k, v in old.items())})": before, f'{a.preset} preset now': a.overrides},
-                             a.method, a.preset, a.data, a.steps, a.warmup)
+    speed = compare_settings(
+        {
+            f"previous quick options ({', '.join(f'{k}={v}' for k, v in old.items())})": before,
+            f'{a.preset} preset now': a.overrides,
+        },
+        a.method,
+        a.preset,
+        a.data,
+        a.steps,
+        a.warmup,
+    )
     rep = train_step_report(r, speed, command)
     print(rep)
     if a.report:
@@ -313,7 +361,9 @@ def training_batches(method: str = 'fairmot', preset: str = 'quick', data='data/
     seed_everything(seed)
     loader = epoch_loader(ds, 0, tcfg.batch_size, seed=seed, collate_fn=default_collate_fn(ds))
     if len(loader) < n:
-        raise MotlibError(f"{data}/train gives {len(loader)} batches of {tcfg.batch_size}, fewer than the {n} asked for")
+        raise MotlibError(
+            f"{data}/train gives {len(loader)} batches of {tcfg.batch_size}, fewer than the {n} asked for"
+        )
     batches, times, it = [], [], iter(loader)
     for _ in range(n):
         t0 = time.perf_counter()
@@ -422,9 +472,11 @@ def train_step_report(r: dict, speed: dict, command: str, env: dict | None = Non
     ref = next(iter(speed.values()))
     sp = '| setting | median ms / step | speed-up |\n|---|---:|---:|\n'
     sp += ''.join(f"| {k} | {v:.1f} | {ref / v:.2f}x |\n" for k, v in speed.items())
-    return (f"# Where a training step's time goes (motlib.bench.engine_vs_bare)\n\n- command: `{command}`\n{facts}\n"
-            f"- torch threads: {r['threads']}; {r['steps']} timed steps after warm-up, bare and engine steps interleaved "
-            f"on the same batches (medians)\n{notes}\n## Breakdown\n\n{table}\n"
-            f"**Engine / bare loop: {r['ratio']:.3f}** (target at most 1.15).\n\n"
-            f"## The quick preset against its previous engine options (same run, same batches)\n\n{sp}")
+    return (
+        f"# Where a training step's time goes (motlib.bench.engine_vs_bare)\n\n- command: `{command}`\n{facts}\n"
+        f"- torch threads: {r['threads']}; {r['steps']} timed steps after warm-up, bare and engine steps interleaved "
+        f"on the same batches (medians)\n{notes}\n## Breakdown\n\n{table}\n"
+        f"**Engine / bare loop: {r['ratio']:.3f}** (target at most 1.15).\n\n"
+        f"## The quick preset against its previous engine options (same run, same batches)\n\n{sp}"
+    )
 

@@ -28,13 +28,15 @@ TRACKERS = {  # the one tracker registry: name -> (module, config class, tracker
 }
 
 def build_tracker(name: str, frame_rate: float | None = None, preset: str | None = None, overrides=None):
-    "A fresh tracker `name` (see `TRACKERS`) with its paper's defaults, an optional preset and overrides (never modified)."
+    """A fresh tracker `name` (see `TRACKERS`) with its paper's defaults, an optional preset and overrides (never
+    modified)."""
     if name not in TRACKERS: raise ConfigError(f"unknown tracker {name!r}; choose from {sorted(TRACKERS)}")
     mod, cfg_name, cls_name = TRACKERS[name]
     m = importlib.import_module(mod)
     cfg_cls = getattr(m, cfg_name)
     over = _as_dict(overrides)                     # a new dict: the caller's overrides stay as they were
-    if frame_rate is not None and 'frame_rate' in {f.name for f in fields(cfg_cls)}: over['frame_rate'] = float(frame_rate)
+    if frame_rate is not None and 'frame_rate' in {f.name for f in fields(cfg_cls)}:
+        over['frame_rate'] = float(frame_rate)
     return getattr(m, cls_name)(make_config(cfg_cls, preset, overrides=over))
 
 def _as_dict(overrides) -> dict:
@@ -43,7 +45,8 @@ def _as_dict(overrides) -> dict:
     if isinstance(overrides, dict): return dict(overrides)
     if isinstance(overrides, str): overrides = [overrides]
     pairs = [str(o).split('=', 1) for o in overrides]
-    if bad := [o for o, p in zip(overrides, pairs) if len(p) != 2 or not p[0]]: raise ConfigError(f"expected key=value, got {bad[0]!r}")
+    if bad := [o for o, p in zip(overrides, pairs) if len(p) != 2 or not p[0]]:
+        raise ConfigError(f"expected key=value, got {bad[0]!r}")
     return dict(pairs)
 
 # %% ../nbs/10d_pipeline.ipynb #c399a9ee
@@ -107,7 +110,8 @@ class ModelDetector:
 # %% ../nbs/10d_pipeline.ipynb #b1b2845e
 def track_source(detector, source, tracker='jde', preset: str | None = None, overrides=None, video=None,
                  progress: bool = True) -> tuple[list[tuple[int, Tracks]], float]:
-    "Track one video / image folder / sequence; returns `([(frame, Tracks)], fps achieved)`. The video exists only if all went well."
+    """Track one video / image folder / sequence; returns `([(frame, Tracks)], fps achieved)`. The video exists only if
+    all went well."""
     from tqdm.auto import tqdm
     from motlib.viz.player import TrackVideoWriter
     fps_in = frame_rate_of(source)
@@ -122,7 +126,8 @@ def track_source(detector, source, tracker='jde', preset: str | None = None, ove
             bar.set_postfix(fps=f"{len(results) / max(busy, 1e-9):.1f}")
             if writer: writer.write(im, results[-1][1])
     except BaseException:
-        if writer: writer.abort()           # a failed or interrupted run leaves no partial video (and any old one as it was)
+        if writer:
+            writer.abort()           # a failed or interrupted run leaves no partial video (and any old one as it was)
         raise
     if writer: writer.close()
     return results, len(results) / max(busy, 1e-9)
@@ -147,16 +152,29 @@ def _frames_and_dets(detector, seq: Sequence):
             try: t, d = next(it)
             except StopIteration: return
             yield t, None, d, time.perf_counter() - t0
-    else: raise MotlibError(f"{type(detector).__name__} is not a detector: need a callable (image, frame) -> Detections")
+    else:
+        raise MotlibError(f"{type(detector).__name__} is not a detector: need a callable (image, frame) -> Detections")
 
 # %% ../nbs/10d_pipeline.ipynb #bdbc39c8
-def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', preset: str | None = None, overrides=None,
-                    collect: bool = False, progress: bool = False, interpolate: int = 0, min_track_len: int = 0) -> dict:
-    "Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned dict."
+def track_and_score(
+    detector,
+    sequences,
+    results_dir,
+    tracker: str = 'jde',
+    preset: str | None = None,
+    overrides=None,
+    collect: bool = False,
+    progress: bool = False,
+    interpolate: int = 0,
+    min_track_len: int = 0,
+) -> dict:
+    """Detect, track, write `results_dir/<seq>.txt` and evaluate every sequence; see the text above for the returned
+    dict."""
     from tqdm.auto import tqdm
     from motlib.eval import evaluate, match_to_gt
     seqs = as_sequences(sequences)
-    if len({s.name for s in seqs}) != len(seqs): raise MotlibError(f"two sequences share a name: {[s.name for s in seqs]}")
+    if len({s.name for s in seqs}) != len(seqs):
+        raise MotlibError(f"two sequences share a name: {[s.name for s in seqs]}")
     build_tracker(tracker, None, preset, overrides)                 # config errors before any work
     if isinstance(interpolate, bool) or not isinstance(interpolate, (int, np.integer)) or interpolate < 0:
         raise ConfigError(f"interpolate must be an integer >= 0 (frames; 0: off), got {interpolate!r}")
@@ -188,10 +206,20 @@ def track_and_score(detector, sequences, results_dir, tracker: str = 'jde', pres
         write_results(out/f"{name}.txt", interpolate_tracks(drop_short_tracks(res, min_track_len), interpolate))
     uniq = {k: i for i, k in enumerate(dict.fromkeys(keys))}
     dim = next((e.shape[1] for e in embs if e.ndim == 2 and e.shape[1]), 0)
-    return dict(metrics=evaluate(seqs, out), fps=n / max(busy, 1e-9), frames=n,
-                dets=dets if collect else None, gts=gts if collect else None, gt_vis=vis if collect else None,
-                embeddings=(np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32)) if collect else None,
-                emb_ids=np.array([uniq[k] for k in keys], np.int64) if collect else None)
+    return dict(
+        metrics=evaluate(seqs, out),
+        fps=n / max(busy, 1e-9),
+        frames=n,
+        dets=dets if collect else None,
+        gts=gts if collect else None,
+        gt_vis=vis if collect else None,
+        embeddings=(
+            (np.concatenate([e.reshape(-1, dim) for e in embs]) if dim else np.zeros((0, 0), np.float32))
+            if collect
+            else None
+        ),
+        emb_ids=np.array([uniq[k] for k in keys], np.int64) if collect else None,
+    )
 
 # %% ../nbs/10d_pipeline.ipynb #b4768115
 @dataclass(frozen=True)
@@ -255,9 +283,13 @@ def method_configs(method: str, preset: str | None = 'quick', overrides=None, ou
     mcls = spec.get('config')
     mo, to = split_overrides(overrides, mcls, TrainConfig)
     tp = spec.get('train_presets')
-    if preset is not None and preset not in tp: raise ConfigError(f"unknown preset {preset!r} for {method}; choose from {sorted(tp)}")
+    if preset is not None and preset not in tp:
+        raise ConfigError(f"unknown preset {preset!r} for {method}; choose from {sorted(tp)}")
     mcfg = make_config(mcls, preset, overrides=mo)
-    tcfg = make_config(TrainConfig, overrides={**(tp[preset] if preset else {}), 'out_dir': str(out_dir or f"runs/{method}-{preset}"), **to})
+    tcfg = make_config(
+        TrainConfig,
+        overrides={**(tp[preset] if preset else {}), 'out_dir': str(out_dir or f"runs/{method}-{preset}"), **to},
+    )
     return mcfg, tcfg
 
 # %% ../nbs/10d_pipeline.ipynb #62aeebad
@@ -266,11 +298,19 @@ def _jsonable(d: dict) -> dict: return json.loads(json.dumps(d, default=list))
 def _check_run_folder(out: Path, resume, overwrite: bool) -> bool:
     "Whether this is a resumed run; `MotlibError` before any write if `out` is not a folder this run may use."
     from motlib.train import holds_run
-    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (the run folder, --out)")
+    if out.exists() and not out.is_dir():
+        raise MotlibError(f"{out}: exists and is not a folder (the run folder, --out)")
     if resume is not None:
-        if overwrite: raise ConfigError("resume and overwrite exclude each other: resume continues the run, overwrite replaces it")
+        if overwrite:
+            raise ConfigError(
+                "resume and overwrite exclude each other: resume continues the run, overwrite replaces it"
+            )
         ck = out/'last.pt' if resume == 'auto' else Path(resume)
-        if not ck.is_file(): raise MotlibError(f"{ck}: no checkpoint to resume from" + (" (start a new run without --resume)" if resume == 'auto' else ''))
+        if not ck.is_file():
+            raise MotlibError(
+                f"{ck}: no checkpoint to resume from"
+                + (" (start a new run without --resume)" if resume == 'auto' else '')
+            )
         return True
     if holds_run(out) and not overwrite:
         raise MotlibError(f"{out}: holds another training run; continue it with --resume (resume=auto), "
@@ -282,8 +322,13 @@ def _check_same_run(out: Path, meta: dict):
     if not (out/'model.json').is_file(): return
     old = read_run_meta(out)
     diff = [f"{k}: {old.get(k)!r} -> {meta[k]!r}" for k in ('method', 'num_ids') if old.get(k) != meta[k]]
-    diff += [f"{k}: {v!r} -> {meta['model'].get(k)!r}" for k, v in old.get('model', {}).items() if meta['model'].get(k) != v]
-    if diff: raise MotlibError(f"{out/'model.json'}: cannot resume with a different model or data ({'; '.join(diff)}); use a new --out")
+    diff += [
+        f"{k}: {v!r} -> {meta['model'].get(k)!r}" for k, v in old.get('model', {}).items() if meta['model'].get(k) != v
+    ]
+    if diff:
+        raise MotlibError(
+            f"{out/'model.json'}: cannot resume with a different model or data ({'; '.join(diff)}); use a new --out"
+        )
 
 # %% ../nbs/10d_pipeline.ipynb #60288c27
 def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='data/synth', out_dir=None, overrides=None,
@@ -295,16 +340,22 @@ def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='da
     mcfg, tcfg = method_configs(method, preset, overrides, out_dir)
     out = Path(tcfg.out_dir)
     resume = _check_run_folder(out, tcfg.resume, overwrite)
-    if not (Path(data)/'train').is_dir(): raise MotlibError(f"{data}: no train/ folder (generate SynthMOT with motlib-synth)")
+    if not (Path(data)/'train').is_dir():
+        raise MotlibError(f"{data}: no train/ folder (generate SynthMOT with motlib-synth)")
     ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, augment)
     num_ids = getattr(ds, 'num_ids', None)
     if num_ids == 0:
         msg = f"{Path(data)/'train'}: no ground-truth identities (gt.txt empty, or every id negative or not evaluable)"
-        if not allow_no_ids: raise MotlibError(msg + "; the re-ID head would learn nothing (allow_no_ids=True / --allow-no-ids to train anyway)")
+        if not allow_no_ids:
+            raise MotlibError(
+                msg + "; the re-ID head would learn nothing (allow_no_ids=True / --allow-no-ids to train anyway)"
+            )
         warnings.warn(msg + ": training the detector only (allow_no_ids)")
     seed_everything(tcfg.seed)                       # the initial weights depend on the seed only (same seed, same run)
     model = spec.get('build_model')(mcfg, num_ids)
-    meta = _jsonable(dict(method=method, preset=preset, data=str(data), model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids))
+    meta = _jsonable(
+        dict(method=method, preset=preset, data=str(data), model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids)
+    )
     if resume: _check_same_run(out, meta)
     trainer = Trainer(model, ds, tcfg, callbacks=callbacks)      # device and batch errors, still before any write
     if dist_info()[0] == 0:                                      # under torchrun only rank 0 writes
@@ -326,7 +377,8 @@ def read_run_meta(run) -> dict:
     return meta
 
 def load_trained(path, device='cpu'):
-    "Rebuild a trained model from a run folder or one of its checkpoints (`model.json` beside it); returns `(model, meta)`."
+    """Rebuild a trained model from a run folder or one of its checkpoints (`model.json` beside it); returns `(model,
+    meta)`."""
     from motlib.checkpoint import load_checkpoint, check_state_dict
     from motlib.train import check_device
     p = Path(path)
@@ -350,12 +402,16 @@ def load_trained(path, device='cpu'):
 
 # %% ../nbs/10d_pipeline.ipynb #03041b64
 def load_weights(method: str, path, device='cpu'):
-    "A model of `method` from third-party weights (e.g. the authors' release) via its `MethodSpec.load_weights`; `(model, meta)`."
+    """A model of `method` from third-party weights (e.g. the authors' release) via its `MethodSpec.load_weights`;
+    `(model, meta)`."""
     from motlib.train import check_device
     spec, p = _method(method), Path(path)
-    if spec.load_weights is None: raise MotlibError(f"{method}: no loader for third-party weights is registered (MethodSpec.load_weights)")
+    if spec.load_weights is None:
+        raise MotlibError(f"{method}: no loader for third-party weights is registered (MethodSpec.load_weights)")
     if not p.is_file(): raise MotlibError(f"{p}: no such weights file")
     dev = check_device(device)
     model = spec.get('load_weights')(p)
     cfg = getattr(model, 'cfg', None)
-    return model.to(dev).eval(), dict(method=method, weights=str(p), model=_jsonable(asdict(cfg)) if cfg is not None else {})
+    return model.to(dev).eval(), dict(
+        method=method, weights=str(p), model=_jsonable(asdict(cfg)) if cfg is not None else {}
+    )
