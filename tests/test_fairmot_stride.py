@@ -65,7 +65,7 @@ def data(tmp_path_factory):
 
 
 def test_stride_8_run_saves_loads_and_tracks(data, tmp_path):
-    "motlib-train with stride=8 writes it to model.json; load_trained rebuilds a stride-8 model; motlib-track runs on it."
+    "motlib-train with stride=8 writes it to model.json; load_trained rebuilds a stride-8 model; motlib-track runs."
     from motlib.cli import train_main, track_main
     from motlib.pipeline import load_trained
     run = tmp_path/'run'
@@ -79,3 +79,17 @@ def test_stride_8_run_saves_loads_and_tracks(data, tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         assert track_main([str(run), str(data/'val'), '--out', str(out), '--no-video', '--device', 'cpu']) == 0
     assert len(list(out.glob('*.txt'))) == 1
+
+
+@pytest.mark.parametrize('s', [2, 8])
+def test_both_heads_of_table1_read_the_same_quick_backbone(s):
+    """FairMOT Table 1 (quick): the anchor-based row's trunk (JDE on fairmot-mobilenetv2) and the anchor-free row's
+    backbone have the same layers and tensor shapes at stride s, so the two rows differ by their heads only."""
+    from motlib.models.fairmot import build_backbone
+    from motlib.models.jde import FairMOTTrunk
+    free = build_backbone(FairMOTConfig(backbone='mobilenetv2', stride=s))
+    based = FairMOTTrunk('mobilenetv2', s)
+    shapes = lambda m: [tuple(v.shape) for v in m.state_dict().values()]
+    assert shapes(free) == shapes(based)
+    x = torch.rand(1, 3, 64, 96)
+    with torch.no_grad(): assert free.eval()(x).shape == based.eval()(x)[0].shape == (1, 64, 64 // s, 96 // s)

@@ -18,8 +18,8 @@ def test_fairmot_table1_same_backbone_for_both_heads():
     assert (ab['method'], ab['train']['backbone'], ab['train']['strides']) == ('jde', 'fairmot-mobilenetv2', (2,))
     assert (af['method'], af['train']['backbone']) == ('fairmot', 'mobilenetv2')
     assert ab['train']['pretrained'] and af['train']['pretrained']
-    assert len(preset_rows('fairmot_table1')) == len(preset_rows('fairmot_table1', 'full')) == 6   # both heads, 3 strides
-    for s in (2, 4, 8):                        # the anchor-free rows train FairMOT at their stride, on the same backbone
+    assert len(preset_rows('fairmot_table1')) == len(preset_rows('fairmot_table1', 'full')) == 6   # 2 heads x 3 strides
+    for s in (2, 4, 8):                    # the anchor-free rows train FairMOT at their stride, on the same backbone
         plan = row_plan('fairmot_table1', f'stride {s}, anchor-free')
         assert (plan['method'], plan['train']['stride'], plan['train']['backbone']) == ('fairmot', s, 'mobilenetv2')
         assert row_plan('fairmot_table1', f'stride {s}, anchor-free', 'full')['train']['backbone'] == 'dla34'
