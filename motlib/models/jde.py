@@ -24,9 +24,10 @@ from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig, bilinear_up
 __all__ = ['JDE_ANCHORS', 'BACKBONES', 'EMB_LOSSES', 'WEIGHTINGS', 'TASKS', 'TRAIN_PRESETS', 'JDEConfig', 'level_anchors',
            'TemplateAnchors', 'conv_bn_leaky', 'DarkResidual', 'DarkNet53', 'YOLONeck', 'DarkNetFPN', 'MobileNetV2FPN',
            'FairMOTTrunk', 'build_trunk', 'AnchorHead', 'match_level', 'build_targets', 'triplet_loss',
-           'upper_bound_loss', 'LossWeighting', 'JDE', 'merge_pairs', 'build_jde', 'collate_flat_pairs', 'jde_dataset',
-           'SDEConfig', 'SDE', 'build_sde', 'authors_plan', 'authors_jde_state_dict', 'jde_from_authors',
-           'load_authors_jde', 'positive_anchor_stats', 'centre_cell_offsets']
+           'upper_bound_loss', 'LossWeighting', 'JDE', 'merge_pairs', 'anchor_cls_loss', 'focal_prior', 'build_jde',
+           'collate_flat_pairs', 'jde_dataset', 'SDEConfig', 'SDE', 'build_sde', 'authors_plan',
+           'authors_jde_state_dict', 'jde_from_authors', 'load_authors_jde', 'positive_anchor_stats',
+           'centre_cell_offsets']
 
 # %% ../../nbs/13_models_jde.ipynb #df708f19
 JDE_ANCHORS = (8, 24, 11, 34, 16, 48, 23, 68, 32, 96, 45, 135, 64, 192, 90, 271, 128, 384, 180, 540, 256, 640, 512, 640)
@@ -49,6 +50,9 @@ class JDEConfig:
     anchor_ref_width: int = 1088      # the anchors are scaled by input width / anchor_ref_width
     fg_iou: float = 0.5               # foreground: IoU >= fg_iou (section 3.3)
     bg_iou: float = 0.4               # background: IoU < bg_iou; between the two: ignored
+    cls_loss: str = 'ce'              # 'ce': softmax CE over the valid anchors (paper, code); 'focal': RetinaNet's focal loss
+    focal_gamma: float = 2.0          # focal loss: (1 - p_t)^gamma (RetinaNet's 2)
+    focal_alpha: float = 0.25         # focal loss: weight of the foreground anchors (RetinaNet's 0.25)
     emb_loss: str = 'ce'              # 'ce' (Eq. 4, the paper's choice), 'triplet' (Eq. 1) or 'upper' (Eq. 2-3)
     weighting: str = 'uncertainty'    # one of WEIGHTINGS (section 3.5, Table 3); MGDA-UB is not implemented
     s_init: tuple = (-4.15, -4.85, -2.3)  # initial s of (cls, box, emb) in every head (the authors' code)
@@ -114,6 +118,9 @@ def _check_jde_config(c: JDEConfig):
     check_range(c, 'fg_iou', 0, 1, lo_open=True)
     check_range(c, 'bg_iou', 0, 1)
     if c.bg_iou > c.fg_iou: raise ConfigError(f"JDEConfig: bg_iou ({c.bg_iou}) must be <= fg_iou ({c.fg_iou})")
+    check_choice(c, 'cls_loss', ('ce', 'focal'))
+    check_range(c, 'focal_gamma', 0, 10)
+    check_range(c, 'focal_alpha', 0, 1)
     check_choice(c, 'emb_loss', EMB_LOSSES)
     check_choice(c, 'weighting', WEIGHTINGS)
     check_range(c, 's_init', -30, 30, size=3)
@@ -216,7 +223,8 @@ class DarkNetFPN(nn.Module):
 class MobileNetV2FPN(nn.Module):
     "MobileNetV2 trunk (optionally ImageNet-initialised from a local file) + torchvision's FPN at strides 8, 16, 32."
     TAPS, CHANNELS = ((0, 7), (7, 14), (14, 18)), (32, 96, 320)
-    FROZEN_ENDS = (0, 4, 7, 14, 18)        # frozen_stages -> features[:end] frozen (FairMOT's stages: strides 4, 8, 16, 32)
+    # frozen_stages -> features[:end] frozen (FairMOT's stages: strides 4, 8, 16, 32)
+    FROZEN_ENDS = (0, 4, 7, 14, 18)
     def __init__(self, pretrained: bool = False, out_channels: int = 128, frozen_stages: int = 0):
         super().__init__()
         f = torchvision.models.mobilenet_v2(weights=None).features
@@ -379,6 +387,7 @@ class JDE(nn.Module):
         self.cfg = cfg = cfg or JDEConfig()
         self.trunk = build_trunk(cfg)
         self.head = AnchorHead(self.trunk.out_channels, cfg.strides, level_anchors(cfg), cfg.emb_dim)
+        if cfg.cls_loss == 'focal': focal_prior(self.head)
         self.classifier = nn.Linear(cfg.emb_dim, cfg.num_ids) if cfg.num_ids > 0 and cfg.emb_loss == 'ce' else None
         self.emb_scale = cfg.emb_scale or default_emb_scale(cfg.num_ids)
         tasks = TASKS if cfg.num_ids > 0 else TASKS[:2]
@@ -417,6 +426,22 @@ def _emb_loss(self: JDE, emb: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     fn = triplet_loss if self.cfg.emb_loss == 'triplet' else upper_bound_loss
     return fn(f, ids[valid]) + emb.sum() * 0
 
+def anchor_cls_loss(logits: torch.Tensor, labels: torch.Tensor, cfg: JDEConfig) -> torch.Tensor:
+    "Anchor classification over the valid anchors: softmax CE, their mean (JDE), or focal, summed / #foreground (RetinaNet)."
+    if cfg.cls_loss == 'ce': return F.cross_entropy(logits, labels)
+    logp = F.log_softmax(logits, -1).gather(1, labels[:, None])[:, 0]
+    w = torch.where(labels == 1, cfg.focal_alpha, 1 - cfg.focal_alpha)
+    fl = -w * (1 - logp.exp()) ** cfg.focal_gamma * logp
+    return fl.sum() / (labels == 1).sum().clamp(min=1)
+
+def focal_prior(head, prior: float = 0.01):
+    "RetinaNet's start for the focal loss: every anchor's foreground probability `prior` (bias of the fg logit)."
+    for lvl, a in zip(head.levels, head.num_anchors):
+        bias = lvl['det'][-1].bias
+        with torch.no_grad():
+            bias.view(a, 6)[:, 4] = 0.0
+            bias.view(a, 6)[:, 5] = math.log(prior / (1 - prior))
+
 @patch
 def loss(self: JDE, batch: dict) -> dict:
     "Losses of a frame batch (or a pair batch): {'loss', 'cls', 'box', 'emb'} summed over heads, + per head and the s."
@@ -433,7 +458,7 @@ def loss(self: JDE, batch: dict) -> dict:
     for o, tl, s in zip(out, t, cfg.strides):
         lab = tl['labels']
         valid, fg = lab >= 0, lab == 1
-        cls = F.cross_entropy(o['cls'][valid].float(), lab[valid]) if valid.any() else o['cls'].sum() * 0
+        cls = anchor_cls_loss(o['cls'][valid].float(), lab[valid], cfg) if valid.any() else o['cls'].sum() * 0
         box = F.smooth_l1_loss(o['box'][fg].float(), tl['deltas'][fg]) if fg.any() else o['box'].sum() * 0
         row = [cls, box]
         if cfg.num_ids > 0:
@@ -507,14 +532,17 @@ def jde_dataset(sequences, cfg: JDEConfig, augment: bool = True):
 # %% ../../nbs/13_models_jde.ipynb #e89d2de4
 @dataclass
 class SDEConfig(JDEConfig):
-    "JDE's detector alone + a separate re-ID network on crops (paper 003, Fig. 3); `reid`: a re-ID run or 'mobilenetv2'."
+    """JDE's detector alone + a separate re-ID network on crops (paper 003, Fig. 3); `reid`: a re-ID run or
+    'mobilenetv2'."""
     reid: str = 'mobilenetv2'         # a `motlib-train reid` run folder / checkpoint, or 'mobilenetv2' (ImageNet only)
 
     def __post_init__(self):
         if not isinstance(self.reid, str) or not self.reid:
             raise ConfigError(f"SDEConfig.reid must be a re-ID run folder or 'mobilenetv2', got {_short(self.reid)}")
         if self.reid != 'mobilenetv2' and not Path(self.reid).exists():
-            raise ConfigError(f"SDEConfig.reid: {self.reid} does not exist (train it first: motlib-train reid --out {self.reid})")
+            raise ConfigError(
+                f"SDEConfig.reid: {self.reid} does not exist (train it first: motlib-train reid --out {self.reid})"
+            )
         _check_jde_config(self)
 
 class SDE(nn.Module):
