@@ -17,11 +17,15 @@ __all__ = ['synth_main', 'train_main', 'track_main', 'bench_main', 'demo_main']
 # %% ../nbs/90_cli.ipynb #2995921f
 def _run(prog: str, fn, *args) -> int:
     "Call `fn(*args)`; report a `MotlibError` as one line on stderr and return exit code 2 (130 after Ctrl-C)."
-    try: fn(*args); return 0
+    try:
+        fn(*args)
+        return 0
     except MotlibError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr); return 2
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr); return 130
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
 
 # %% ../nbs/90_cli.ipynb #5ccab14c
 def synth_main(argv=None) -> int:
@@ -37,13 +41,23 @@ def synth_main(argv=None) -> int:
     a = ap.parse_args(argv)
     def go():
         from motlib.data.synth import generate
-        out = generate(a.root, a.preset, tuple(a.splits), a.seed, a.overrides, reid=not a.no_reid, overwrite=a.overwrite, progress=True)
+        out = generate(
+            a.root,
+            a.preset,
+            tuple(a.splits),
+            a.seed,
+            a.overrides,
+            reid=not a.no_reid,
+            overwrite=a.overwrite,
+            progress=True,
+        )
         for split, paths in out.items(): print(f"{split}: {len(paths)} sequences in {Path(a.root)/split}")
     return _run('motlib-synth', go)
 
 # %% ../nbs/90_cli.ipynb #3a01c8b0
 def train_main(argv=None) -> int:
-    "Console script `motlib-train METHOD [--preset quick] [--data data/synth] [--out DIR] [--set k=v ...] [--resume | --overwrite]`."
+    """Console script `motlib-train METHOD [--preset quick] [--data data/synth] [--out DIR] [--set k=v ...] [--resume |
+    --overwrite]`."""
     ap = argparse.ArgumentParser(prog='motlib-train', description='Train a joint detection and embedding model.')
     ap.add_argument('method', help='fairmot | jde | tdt | reid (a re-ID teacher) | ...: a key of METHODS')
     ap.add_argument('--preset', default='quick', help='quick (CPU minutes) | full (the paper, GPU)')
@@ -51,10 +65,18 @@ def train_main(argv=None) -> int:
     ap.add_argument('--out', help='run folder (default runs/METHOD-PRESET)')
     g = ap.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help="continue the run in --out from its last.pt")
-    g.add_argument('--overwrite', action='store_true', help='replace the run in --out (removes only the files training wrote)')
-    ap.add_argument('--allow-no-ids', action='store_true', help='train even if the data has no identities (detector only)')
-    ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='model or TrainConfig fields')
-    ap.add_argument('--teacher', help="tdt: the re-ID teacher, 'mobilenetv2' (ImageNet) or a motlib-train reid run folder")
+    g.add_argument(
+        '--overwrite', action='store_true', help='replace the run in --out (removes only the files training wrote)'
+    )
+    ap.add_argument(
+        '--allow-no-ids', action='store_true', help='train even if the data has no identities (detector only)'
+    )
+    ap.add_argument(
+        '--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='model or TrainConfig fields'
+    )
+    ap.add_argument(
+        '--teacher', help="tdt: the re-ID teacher, 'mobilenetv2' (ImageNet) or a motlib-train reid run folder"
+    )
     a = ap.parse_args(argv)
     def go():
         from motlib.pipeline import train_method
@@ -67,7 +89,8 @@ def train_main(argv=None) -> int:
 def _inputs(src: Path):
     "A single source (video, image folder, sequence) or every sequence under a data root."
     from motlib.data.mot import list_sequences
-    if src.is_dir() and not (src/'seqinfo.ini').exists() and any((p/'seqinfo.ini').exists() for p in src.iterdir() if p.is_dir()):
+    if (src.is_dir() and not (src/'seqinfo.ini').exists()
+            and any((p/'seqinfo.ini').exists() for p in src.iterdir() if p.is_dir())):
         return [(s.name, s) for s in list_sequences(src)]
     if not src.exists(): raise MotlibError(f"{src}: no such video file or folder")
     return [(src.stem if src.is_file() else src.name, src)]
@@ -80,7 +103,8 @@ def _staged(out: Path, tag: str = 'motlib-track'):
     if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
     made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(out/tag)                           # leftovers of a killed run (same naming as motlib.core's temps)
+    # leftovers of a killed run (same naming as motlib.core's temps)
+    clean_stale_temps(out/tag)
     stage = out/f".{tag}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     stage.mkdir()
     try:
@@ -124,11 +148,18 @@ def _write_tracks(path, res, interpolate: int = 0, classes: bool = False, min_tr
 
 def track_main(argv=None) -> int:
     "Console script `motlib-track RUN INPUT | --weights FILE INPUT | public ROOT [--out DIR] [--no-video] [--set k=v]`."
-    ap = argparse.ArgumentParser(prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).')
-    ap.add_argument('paths', nargs='+', metavar='RUN INPUT', help='run folder (or checkpoint) written by motlib-train, then the '
-                    'video file, image folder, sequence folder or root of sequences (only INPUT with --weights); '
-                    'or: public ROOT, the public detections (det/det.txt or det.txt) of a MOTChallenge root or one '
-                    'sequence folder, no model')
+    ap = argparse.ArgumentParser(
+        prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).'
+    )
+    ap.add_argument(
+        'paths',
+        nargs='+',
+        metavar='RUN INPUT',
+        help='run folder (or checkpoint) written by motlib-train, then the '
+        'video file, image folder, sequence folder or root of sequences (only INPUT with --weights); '
+        'or: public ROOT, the public detections (det/det.txt or det.txt) of a MOTChallenge root or one '
+        'sequence folder, no model',
+    )
     ap.add_argument('--weights', help="third-party weights file (e.g. the authors' fairmot_dla34.pth) instead of RUN")
     ap.add_argument('--method', default='fairmot', help='method of --weights (default fairmot)')
     ap.add_argument('--out', default='outputs/track', help='results (<name>.txt) and videos (<name>.mp4)')
@@ -137,9 +168,22 @@ def track_main(argv=None) -> int:
     ap.add_argument('--tracker', help="tracker NAME or NAME:PRESET (default: the method's, e.g. jde for fairmot; "
                     "byte for public)")
     ap.add_argument('--preset', help="tracker preset (default: the method's, e.g. fairmot)")
-    ap.add_argument('--set', '--tracker-set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='tracker config fields')
-    ap.add_argument('--interpolate', type=int, default=0, metavar='N',
-                    help='offline: fill gaps of at most N frames inside each track by linear interpolation (default 0: off)')
+    ap.add_argument(
+        '--set',
+        '--tracker-set',
+        dest='overrides',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='tracker config fields',
+    )
+    ap.add_argument(
+        '--interpolate',
+        type=int,
+        default=0,
+        metavar='N',
+        help='offline: fill gaps of at most N frames inside each track by linear interpolation (default 0: off)',
+    )
     ap.add_argument('--min-track-len', type=int, default=0, metavar='L',
                     help='offline: drop tracks reported in fewer than L frames, before --interpolate (default 0: off)')
     a = ap.parse_args(argv)
@@ -162,7 +206,9 @@ def track_main(argv=None) -> int:
         classes = getattr(model.cfg, 'num_classes', 1) > 1             # multi-class runs write each track's class
         with _staged(out) as stage:
             for name, src in inputs:
-                res, fps = track_source(det, src, tracker, preset, a.overrides, None if a.no_video else stage/f"{name}.mp4")
+                res, fps = track_source(
+                    det, src, tracker, preset, a.overrides, None if a.no_video else stage / f"{name}.mp4"
+                )
                 _write_tracks(stage/f"{name}.txt", res, a.interpolate, classes, a.min_track_len)
                 print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
         print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out}"
@@ -175,16 +221,22 @@ def _association_args(p):
     p.add_argument('--objects', type=int, nargs='+', default=[10, 50, 200], help='objects per frame')
     p.add_argument('--frames', type=int, default=300, help='frames per run (the first --warmup are not timed)')
     p.add_argument('--warmup', type=int, default=20)
-    p.add_argument('--trackers', nargs='+', default=['sort', 'jde', 'qd', 'deepsort'], choices=sorted(ASSOCIATION_TRACKERS))
+    p.add_argument(
+        '--trackers', nargs='+', default=['sort', 'jde', 'qd', 'deepsort'], choices=sorted(ASSOCIATION_TRACKERS)
+    )
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--report', default=None, help="Markdown report ('' for none; default reports/bench_association.md, "
                    "with --peers reports/bench_association_peers.md)")
     p.add_argument('--peers', action='store_true', help='accuracy and update time on public detections beside BoxMOT '
                    '(ByteTrack, OC-SORT, BoT-SORT; pip install -e ".[bench]"), see motlib.track.public')
-    p.add_argument('--root', default='data/synth-mot17/val', help='--peers: MOTChallenge root or sequence folder with det and gt')
+    p.add_argument(
+        '--root', default='data/synth-mot17/val', help='--peers: MOTChallenge root or sequence folder with det and gt'
+    )
     p.add_argument('--public-trackers', nargs='+', default=['sort', 'byte'], metavar='NAME[:PRESET]',
                    help='--peers: motlib trackers (registry names)')
-    p.add_argument('--interpolate', type=int, default=0, metavar='N', help='--peers: offline gap filling of motlib trackers')
+    p.add_argument(
+        '--interpolate', type=int, default=0, metavar='N', help='--peers: offline gap filling of motlib trackers'
+    )
     p.add_argument('--plot', default='', help='PNG plot file (optional)')
     p.add_argument('--note', default='', help='a line added to the report')
 
@@ -196,7 +248,9 @@ def bench_main(argv=None) -> int:
     from motlib.bench import (bench_association, association_report, plot_association_bench, _sde_args, _sde_main,
                               _train_step_args, _train_step_main)
     for k in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS'): os.environ.setdefault(k, '1')
-    ap = argparse.ArgumentParser(prog='motlib-bench', description='motlib speed benchmarks (conditions written beside the figures)')
+    ap = argparse.ArgumentParser(
+        prog='motlib-bench', description='motlib speed benchmarks (conditions written beside the figures)'
+    )
     sub = ap.add_subparsers(dest='bench', required=True)
     _association_args(sub.add_parser('association', help='tracker update time per frame against the number of objects'))
     _train_step_args(sub.add_parser('train-step', help='where a training step goes; engine step time over a bare loop'))
@@ -226,15 +280,21 @@ def bench_main(argv=None) -> int:
         return 0
     a.report = 'reports/bench_association.md' if a.report is None else a.report
     try: df = bench_association(a.objects, a.frames, a.trackers, a.warmup, seed=a.seed, progress=True)
-    except MotlibError as e: print(f"motlib-bench: error: {e}", file=sys.stderr); return 2
+    except MotlibError as e:
+        print(f"motlib-bench: error: {e}", file=sys.stderr)
+        return 2
     print(df.round(3).to_string(index=False))
     if a.report:
         note = f"- note: {a.note}\n" if a.note else ''
         atomic_write_text(a.report, association_report(df, command, notes=note))
         print(f"report: {a.report}")
     if a.plot:
-        import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-        plot_association_bench(df); plt.savefig(a.plot, dpi=100, bbox_inches='tight'); print(f"plot: {a.plot}")
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        plot_association_bench(df)
+        plt.savefig(a.plot, dpi=100, bbox_inches='tight')
+        print(f"plot: {a.plot}")
     return 0
 
 # %% ../nbs/90_cli.ipynb #0ca5438e
@@ -255,14 +315,18 @@ def _demo_fairmot(root: Path, out: Path, run: Path, overrides=()):
     from motlib.eval import evaluate, format_table, save_tables
     if not (run/'model.pt').is_file():
         print(f"training FairMOT (quick preset) into {run} ...")
-        train_main(['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run), '--set', *overrides] if overrides
-                   else ['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run)])
+        train_main(
+            ['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run), '--set', *overrides]
+            if overrides
+            else ['fairmot', '--preset', 'quick', '--data', str(root), '--out', str(run)]
+        )
     res, best = out/'fairmot', out/'fairmot-offline'
     if track_main([str(run), str(root/'val'), '--out', str(res)]) != 0: raise MotlibError(f"tracking with {run} failed")
     df = evaluate(root/'val', res)
     print("\nFairMOT (quick) on SynthMOT val, the paper's tracker:\n" + format_table(df))
     print('results and videos:', res, '| tables:', *save_tables(df, out, 'fairmot'))
-    # the same model, tracked offline: BYTE's low-score round, ByteTrack's new-track threshold, the detections' own boxes
+    # the same model, tracked offline: BYTE's low-score round, ByteTrack's new-track threshold,
+    # the detections' own boxes
     # (notebook 07's fairmot_offline), tracks shorter than 5 frames dropped and gaps of up to 5 frames filled (09b)
     offline = ['--preset', 'fairmot_offline', '--min-track-len', '5', '--interpolate', '5', '--no-video']
     if track_main([str(run), str(root/'val'), '--out', str(best), *offline]) != 0:
@@ -273,20 +337,25 @@ def _demo_fairmot(root: Path, out: Path, run: Path, overrides=()):
     print('results:', best, '| tables:', *save_tables(df2, out, 'fairmot-offline'))
     for name, d in (("paper's tracker", df), ('offline tracker', df2)):
         ov = d.loc['OVERALL']
-        print(f"FairMOT quick, {name}: MOTA {100 * ov['MOTA']:.1f}  IDF1 {100 * ov['IDF1']:.1f}  HOTA {100 * ov['HOTA']:.1f}")
+        print(f"FairMOT quick, {name}: MOTA {100 * ov['MOTA']:.1f}  IDF1 {100 * ov['IDF1']:.1f}  "
+              f"HOTA {100 * ov['HOTA']:.1f}")
     return df2
 
 # %% ../nbs/90_cli.ipynb #d560ca77
 def demo_main(argv=None) -> int:
     "Console script `motlib-demo`: SynthMOT -> SORT and trained FairMOT tracking -> evaluation tables."
-    ap = argparse.ArgumentParser(prog='motlib-demo', description='Generate SynthMOT, track, evaluate, print the tables.')
+    ap = argparse.ArgumentParser(
+        prog='motlib-demo', description='Generate SynthMOT, track, evaluate, print the tables.'
+    )
     ap.add_argument('--root', default='data/synth', help='SynthMOT folder (generated if missing)')
     ap.add_argument('--out', default='outputs/demo', help='where results, videos and tables go')
     ap.add_argument('--run', default='runs/fairmot-quick', help='FairMOT run folder (trained if it holds no model.pt)')
     ap.add_argument('--preset', default='tiny', help='SynthMOT preset')
     ap.add_argument('--tracker', default='sort', help='tracker for the public detections')
     ap.add_argument('--no-train', action='store_true', help='only the public-detection part')
-    ap.add_argument('--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='FairMOT/TrainConfig fields')
+    ap.add_argument(
+        '--set', dest='overrides', nargs='+', default=[], metavar='KEY=VALUE', help='FairMOT/TrainConfig fields'
+    )
     a = ap.parse_args(argv)
     def go():
         from motlib.data.synth import generate

@@ -145,3 +145,27 @@ def test_syllabus_lists_every_notebook():
     linked = set(re.findall(r'\(([\w.-]+\.ipynb)\)', idx))
     gone = sorted(n for n in linked if not (NBS / n).exists())
     assert not gone, f"the syllabus links notebooks that do not exist: {gone}"
+
+
+DRAWS = re.compile(r'plt\.(subplots|figure|imshow|plot|hist|bar|scatter)\(|\bplot_\w+\(')
+
+
+def _draws(cell: dict) -> bool:
+    "A code cell that runs under the tests (not exported, not slow/gpu/data) and draws a matplotlib figure."
+    s = _source(cell)
+    if cell['cell_type'] != 'code' or s.startswith('#| export') or re.search(r'^#\|\s*(slow|gpu|data)\b', s, re.M):
+        return False
+    return bool(DRAWS.search(s))
+
+
+def test_lessons_are_saved_with_their_figures():
+    "A notebook whose tested cells draw figures is committed with at least one of them (issue 13 section 1)."
+    missing = []
+    for p in notebooks():
+        cells = _cells(p)
+        if not any(_draws(c) for c in cells):
+            continue
+        images = sum('image/png' in o.get('data', {}) for c in cells if c['cell_type'] == 'code' for o in c.get('outputs', []))
+        if images == 0:
+            missing.append(p.name)
+    assert not missing, f"draw figures but are saved without them (execute and save the notebook): {missing}"
