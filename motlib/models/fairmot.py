@@ -84,8 +84,10 @@ def _check_fairmot_config(c: FairMOTConfig):
         if not isinstance(getattr(c, k), bool):
             raise ConfigError(f"FairMOTConfig.{k} must be True or False, got {_short(getattr(c, k))}")
     if c.pretrained and c.backbone != 'mobilenetv2':
-        raise ConfigError(f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}; "
-                          "set pretrained=False (the 'quick' preset sets it True)")
+        raise ConfigError(
+            f"FairMOTConfig.pretrained: only 'mobilenetv2' has local ImageNet weights, not {c.backbone!r}; "
+            "set pretrained=False (the 'quick' preset sets it True)"
+        )
     _check_int(c, 'frozen_stages', 0)
     if c.frozen_stages and not (c.backbone == 'mobilenetv2' and c.frozen_stages <= 4):
         raise ConfigError(f"FairMOTConfig.frozen_stages: only mobilenetv2 can keep stages frozen (0-4), "
@@ -139,7 +141,9 @@ def conv_bn_relu(cin: int, cout: int, k: int = 3, stride: int = 1, dcn: bool = F
 # %% ../../nbs/11_models_fairmot.ipynb #677fb940
 def bilinear_upsample(channels: int, factor: int) -> nn.ConvTranspose2d:
     "Depth-wise transposed conv (kernel 2f, stride f) initialised to bilinear interpolation: (H, W) -> (fH, fW)."
-    up = nn.ConvTranspose2d(channels, channels, 2 * factor, stride=factor, padding=factor // 2, groups=channels, bias=False)
+    up = nn.ConvTranspose2d(
+        channels, channels, 2 * factor, stride=factor, padding=factor // 2, groups=channels, bias=False
+    )
     c = (2 * factor - 1 - factor % 2) / (2. * factor)
     k1 = 1 - (torch.arange(2 * factor, dtype=torch.float32) / factor - c).abs()
     with torch.no_grad(): up.weight.copy_((k1[:, None] * k1[None, :]).expand_as(up.weight))
@@ -180,8 +184,11 @@ class Tree(nn.Module):
         self.root = Root(root_dim, cout) if depth == 1 else None
         self.depth, self.level_root = depth, level_root
         self.downsample = nn.MaxPool2d(stride, stride) if stride > 1 else nn.Identity()
-        self.project = (nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout)) if depth == 1 and cin != cout
-                        else nn.Identity())   # only a depth-1 tree uses the residual (no unused parameters under DDP)
+        self.project = (
+            nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout))
+            if depth == 1 and cin != cout
+            else nn.Identity()
+        )  # only a depth-1 tree uses the residual (no unused parameters under DDP)
 
     def forward(self, x, residual=None, children=None):
         children = [] if children is None else children
@@ -199,10 +206,16 @@ class DLABase(nn.Module):
         self.channels = tuple(channels)
         self.base_layer = conv_bn_relu(3, channels[0], 7)
         self.level0 = nn.Sequential(*[conv_bn_relu(channels[0], channels[0]) for _ in range(depths[0])])
-        self.level1 = nn.Sequential(*[conv_bn_relu(channels[0] if i == 0 else channels[1], channels[1], stride=2 if i == 0 else 1)
-                                      for i in range(depths[1])])
+        self.level1 = nn.Sequential(
+            *[
+                conv_bn_relu(channels[0] if i == 0 else channels[1], channels[1], stride=2 if i == 0 else 1)
+                for i in range(depths[1])
+            ]
+        )
         self.level2 = Tree(depths[2], channels[1], channels[2], 2, level_root=False)
-        self.level3, self.level4, self.level5 = [Tree(depths[i], channels[i - 1], channels[i], 2, level_root=True) for i in (3, 4, 5)]
+        self.level3, self.level4, self.level5 = [
+            Tree(depths[i], channels[i - 1], channels[i], 2, level_root=True) for i in (3, 4, 5)
+        ]
 
     def forward(self, x) -> list[torch.Tensor]:
         out, x = [], self.base_layer(x)
@@ -213,7 +226,8 @@ class DLABase(nn.Module):
 
 # %% ../../nbs/11_models_fairmot.ipynb #c582b867
 class IDAUp(nn.Module):
-    "Iterative deep aggregation: maps (finest first) -> same list with each map i>0 replaced by node(up(proj(x_i)) + out_{i-1})."
+    """Iterative deep aggregation: maps (finest first) -> same list with each map i>0 replaced by node(up(proj(x_i)) +
+    out_{i-1})."""
     def __init__(self, cout: int, cins, factors, dcn: bool = True):
         super().__init__()
         self.proj = nn.ModuleList([conv_bn_relu(c, cout, dcn=dcn) for c in cins[1:]])
@@ -311,7 +325,8 @@ class MobileNetV2Up(nn.Module):
             from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
             load_pretrained(f, mobilenet_v2_imagenet_path())
         self.stages = nn.ModuleList([f[a:b] for a, b in self.TAPS])
-        for stage in self.stages[:frozen_stages]: stage.requires_grad_(False)     # no gradient, no backward through them
+        for stage in self.stages[:frozen_stages]:
+            stage.requires_grad_(False)     # no gradient, no backward through them
         self.lateral = nn.ModuleList([conv_bn_relu(c, out_channels, 1) for c in self.CHANNELS])
         self.smooth = nn.ModuleList([conv_bn_relu(out_channels, out_channels) for _ in self.CHANNELS[:-1]])
         self.out_channels = out_channels
@@ -323,7 +338,9 @@ class MobileNetV2Up(nn.Module):
             feats.append(x)
         y = self.lateral[-1](feats[-1])
         for i in (2, 1, 0):
-            y = self.smooth[i](F.interpolate(y, scale_factor=2, mode='bilinear', align_corners=False) + self.lateral[i](feats[i]))
+            y = self.smooth[i](
+                F.interpolate(y, scale_factor=2, mode='bilinear', align_corners=False) + self.lateral[i](feats[i])
+            )
         return y
 
 # %% ../../nbs/11_models_fairmot.ipynb #f7137c09
@@ -375,7 +392,8 @@ def gaussian_radius(h, w, min_overlap: float = 0.7) -> torch.Tensor:
 
 # %% ../../nbs/11_models_fairmot.ipynb #e5d5ec3f
 def draw_gaussians(shape, bidx, centers, radii) -> torch.Tensor:
-    "Heatmap (B, 1, H, W): max over objects of exp(-d^2 / 2 sigma^2), sigma = (2r+1)/6, within radius r of the integer centre."
+    """Heatmap (B, 1, H, W): max over objects of exp(-d^2 / 2 sigma^2), sigma = (2r+1)/6, within radius r of the integer
+    centre."""
     B, H, W = shape
     dev = centers.device
     hm = torch.zeros(B * H * W, device=dev)
@@ -393,15 +411,24 @@ def draw_gaussians(shape, bidx, centers, radii) -> torch.Tensor:
 # %% ../../nbs/11_models_fairmot.ipynb #f2327690
 def build_targets(boxes: list, ids: list, image_hw, stride: int = 4, min_overlap: float = 0.7, device=None,
                   ltrb: bool = False, clip: bool = False) -> dict:
-    "FairMOT targets for a batch: heatmap (B, 1, H/s, W/s) and per-object `bidx`, `ct` (x, y cells), `wh`, `off`, `ids`."
+    """FairMOT targets for a batch: heatmap (B, 1, H/s, W/s) and per-object `bidx`, `ct` (x, y cells), `wh`, `off`,
+    `ids`."""
     (Hi, Wi), B = image_hw, len(boxes)
     H, W = Hi // stride, Wi // stride
     if len(ids) != B: raise MotlibError(f"{B} images with boxes but {len(ids)} with identities")
     dev = device or (boxes[0].device if B else torch.device('cpu'))
-    bx = torch.cat([torch.zeros(0, 4, device=dev)] + [torch.as_tensor(b, device=dev).reshape(-1, 4).float() for b in boxes])
-    idv = torch.cat([torch.zeros(0, dtype=torch.long, device=dev)] + [torch.as_tensor(i, device=dev).reshape(-1).long() for i in ids])
-    bidx = torch.repeat_interleave(torch.arange(B, device=dev), torch.tensor([len(b) for b in boxes], dtype=torch.long, device=dev))
-    if not len(bx) == len(idv) == len(bidx): raise MotlibError(f"boxes and identities differ in number: {len(bx)} vs {len(idv)}")
+    bx = torch.cat(
+        [torch.zeros(0, 4, device=dev)] + [torch.as_tensor(b, device=dev).reshape(-1, 4).float() for b in boxes]
+    )
+    idv = torch.cat(
+        [torch.zeros(0, dtype=torch.long, device=dev)]
+        + [torch.as_tensor(i, device=dev).reshape(-1).long() for i in ids]
+    )
+    bidx = torch.repeat_interleave(
+        torch.arange(B, device=dev), torch.tensor([len(b) for b in boxes], dtype=torch.long, device=dev)
+    )
+    if not len(bx) == len(idv) == len(bidx):
+        raise MotlibError(f"boxes and identities differ in number: {len(bx)} vs {len(idv)}")
     seen = (bx[:, 0] < Wi) & (bx[:, 2] > 0) & (bx[:, 1] < Hi) & (bx[:, 3] > 0)          # overlaps the image
     if clip:                                                                            # the visible part only
         lim = torch.tensor([Wi, Hi, Wi, Hi], dtype=bx.dtype, device=dev)
@@ -420,7 +447,8 @@ def build_targets(boxes: list, ids: list, image_hw, stride: int = 4, min_overlap
 
 # %% ../../nbs/11_models_fairmot.ipynb #51a530ab
 def focal_loss(pred: torch.Tensor, gt: torch.Tensor, alpha: float = 2., beta: float = 4.) -> torch.Tensor:
-    "CenterNet's penalty-reduced focal loss of probabilities `pred` against Gaussian heatmap `gt`, over the number of peaks."
+    """CenterNet's penalty-reduced focal loss of probabilities `pred` against Gaussian heatmap `gt`, over the number of
+    peaks."""
     pos = gt.eq(1).float()
     pos_loss = (torch.log(pred) * (1 - pred) ** alpha * pos).sum()
     neg_loss = (torch.log(1 - pred) * pred ** alpha * (1 - gt) ** beta * (1 - pos)).sum()
@@ -491,9 +519,14 @@ class FairMOT(nn.Module):
         self.backbone = build_backbone(cfg)
         c = self.backbone.out_channels
         n_wh = 4 if cfg.ltrb else 2                   # (w, h) or (left, top, right, bottom)
-        self.heads = nn.ModuleDict(dict(hm=make_head(c, 1, cfg.head_conv, bias=-2.19),
-                                        wh=make_head(c, n_wh, cfg.head_conv),
-                                        off=make_head(c, 2, cfg.head_conv), id=make_head(c, cfg.reid_dim, cfg.head_conv)))
+        self.heads = nn.ModuleDict(
+            dict(
+                hm=make_head(c, 1, cfg.head_conv, bias=-2.19),
+                wh=make_head(c, n_wh, cfg.head_conv),
+                off=make_head(c, 2, cfg.head_conv),
+                id=make_head(c, cfg.reid_dim, cfg.head_conv),
+            )
+        )
         self.classifier = nn.Linear(cfg.reid_dim, cfg.num_ids) if cfg.num_ids > 0 else None
         self.emb_scale = cfg.emb_scale or default_emb_scale(cfg.num_ids)
         if cfg.uncertainty:
@@ -513,7 +546,9 @@ class FairMOT(nn.Module):
 # %% ../../nbs/11_models_fairmot.ipynb #18f77e67
 def _check_images(images):
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
-        raise MotlibError(f"FairMOT expects images as a (B, 3, H, W) tensor, got {getattr(images, 'shape', type(images))}")
+        raise MotlibError(
+            f"FairMOT expects images as a (B, 3, H, W) tensor, got {getattr(images, 'shape', type(images))}"
+        )
     if images.shape[2] % 32 or images.shape[3] % 32:
         raise MotlibError(f"FairMOT input sides must be multiples of 32, got {tuple(images.shape[2:])} (H, W)")
 
@@ -526,11 +561,17 @@ def loss(self: FairMOT, batch: dict) -> dict:
     t = build_targets(batch['boxes'], batch['ids'], images.shape[2:], self.stride, cfg.min_overlap, images.device,
                       ltrb=cfg.ltrb, clip=cfg.clip_boxes)
     if cfg.num_ids and len(t['ids']) and int(t['ids'].max()) >= cfg.num_ids:
-        raise MotlibError(f"identity label {int(t['ids'].max())} >= num_ids={cfg.num_ids}; build the model with the dataset's num_ids")
+        raise MotlibError(
+            f"identity label {int(t['ids'].max())} >= num_ids={cfg.num_ids}; build the model with the dataset's num_ids"
+        )
     at = lambda m: m.float()[t['bidx'], :, t['ct'][:, 1], t['ct'][:, 0]]      # (M, C) values at the centre cells
     hm = torch.sigmoid(out['hm'].float()).clamp(1e-4, 1 - 1e-4)
-    L = dict(hm=focal_loss(hm, t['hm']), wh=reg_l1_loss(at(out['wh']), t['wh']), off=reg_l1_loss(at(out['off']), t['off']),
-             id=id_loss(at(out['id']), t['ids'], self.classifier, self.emb_scale))
+    L = dict(
+        hm=focal_loss(hm, t['hm']),
+        wh=reg_l1_loss(at(out['wh']), t['wh']),
+        off=reg_l1_loss(at(out['off']), t['off']),
+        id=id_loss(at(out['id']), t['ids'], self.classifier, self.emb_scale),
+    )
     det = cfg.hm_weight * L['hm'] + cfg.wh_weight * L['wh'] + cfg.off_weight * L['off']
     if cfg.uncertainty:
         L['loss'] = uncertainty_total([det, L['id']], [self.s_det, self.s_id])
@@ -554,8 +595,11 @@ def detect(self: FairMOT, images: torch.Tensor, conf_thres: float | None = None)
     return [Detections(d['boxes'], d['scores'], d['embeddings']) for d in dets]
 
 # %% ../../nbs/11_models_fairmot.ipynb #3553a0b9
-def build_fairmot(cfg: FairMOTConfig | None = None, num_ids: int | None = None, preset: str | None = None, overrides=None) -> FairMOT:
-    "A `FairMOT` from `cfg` (or `preset` + `overrides`), with `num_ids` training identities (from the dataset) if given."
+def build_fairmot(
+    cfg: FairMOTConfig | None = None, num_ids: int | None = None, preset: str | None = None, overrides=None
+) -> FairMOT:
+    """A `FairMOT` from `cfg` (or `preset` + `overrides`), with `num_ids` training identities (from the dataset) if
+    given."""
     cfg = cfg if cfg is not None else make_config(FairMOTConfig, preset, overrides=overrides)
     if num_ids is not None: cfg = replace(cfg, num_ids=int(num_ids))
     return FairMOT(cfg)
