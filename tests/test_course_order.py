@@ -169,3 +169,28 @@ def test_lessons_are_saved_with_their_figures():
         if images == 0:
             missing.append(p.name)
     assert not missing, f"draw figures but are saved without them (execute and save the notebook): {missing}"
+
+
+LAYERS = {  # package prefix -> modules it must not import (issue 13 section 2: no upward imports)
+    'track/': ('pipeline', 'eval', 'train', 'bench', 'reproduce', 'cli'),
+    'models/': ('train', 'pipeline', 'bench', 'reproduce', 'cli'),
+}
+EXEMPT = {'track/public.py'}   # public detections beside the peers (nb 20b) is a study on top of the pipeline and bench
+
+
+def test_no_upward_imports():
+    "Trackers do not import the evaluation, the pipeline or the engine; models do not import the engine (train)."
+    lib = ROOT / 'motlib'
+    bad = []
+    for p in sorted(lib.rglob('*.py')):
+        rel = p.relative_to(lib).as_posix()
+        if rel in EXEMPT:
+            continue
+        for prefix, banned in LAYERS.items():
+            if not rel.startswith(prefix):
+                continue
+            src = p.read_text(encoding='utf-8')
+            for mod in banned:
+                if re.search(rf'^\s*(from\s+(motlib|\.\.)\.?{mod}\b|import\s+motlib\.{mod}\b)', src, re.M):
+                    bad.append(f"motlib/{rel} imports {mod}")
+    assert not bad, '\n'.join(bad)
