@@ -339,7 +339,79 @@ def _demo_fairmot(root: Path, out: Path, run: Path, overrides=()):
         ov = d.loc['OVERALL']
         print(f"FairMOT quick, {name}: MOTA {100 * ov['MOTA']:.1f}  IDF1 {100 * ov['IDF1']:.1f}  "
               f"HOTA {100 * ov['HOTA']:.1f}")
-    return df2
+    return {"FairMOT quick, the paper's tracker": df, 'FairMOT quick, offline tracker': df2}
+
+# %% ../nbs/90_cli.ipynb #ebf28dbb
+def _demo_gif(mp4: Path, gif: Path, step: int = 2, scale: float = 0.5, fps: float = 10.0) -> Path:
+    "Every `step`-th frame of `mp4`, scaled by `scale`, as an animated GIF (written atomically)."
+    import io
+    import cv2
+    from PIL import Image
+    from motlib.core import atomic_write_bytes
+    from motlib.viz.player import read_video
+    frames = read_video(mp4)[::step]
+    if not frames: raise MotlibError(f"{mp4}: no frames to turn into a GIF")
+    size = (max(1, int(frames[0].shape[1] * scale)), max(1, int(frames[0].shape[0] * scale)))
+    ims = [Image.fromarray(cv2.resize(f, size, interpolation=cv2.INTER_AREA)) for f in frames]
+    buf = io.BytesIO()
+    ims[0].save(buf, format='GIF', save_all=True, append_images=ims[1:], duration=int(1000 * step / fps), loop=0)
+    return atomic_write_bytes(gif, buf.getvalue())
+
+def _demo_report(report: Path, out: Path, run: Path, root: Path, tables: dict, t0: float) -> list[Path]:
+    "Write the demo's files into `report` (metrics, video, GIF, t-SNE, loss curves, summary); returns their paths."
+    import time
+    import numpy as np
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from motlib.core import atomic_write_bytes, atomic_write_text
+    from motlib.data.mot import list_sequences
+    from motlib.eval import format_table
+    from motlib.pipeline import load_trained
+    from motlib.train import plot_losses
+    from motlib.viz.embeddings import collect_embeddings, tsne_plot
+    report.mkdir(parents=True, exist_ok=True)
+    files = []
+    lines = ['# motlib-demo: SynthMOT val', '']
+    for name, df in tables.items():
+        lines += [f'## {name}', '', format_table(df), '']
+    files.append(atomic_write_text(report/'metrics.md', '\n'.join(lines)))
+    seq = list_sequences(root/'val')[0]
+    mp4 = out/'fairmot'/f"{seq.name}.mp4"
+    if mp4.is_file():
+        files.append(atomic_write_bytes(report/'tracking.mp4', mp4.read_bytes()))
+        files.append(_demo_gif(mp4, report/'tracking.gif', fps=seq.frame_rate))
+    model, meta = load_trained(run)
+    emb, ids = collect_embeddings(model, [seq], model.cfg.input_size)
+    notes = []
+    if len(np.unique(ids)) >= 2 and len(emb) > 10:
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        tsne_plot(emb, ids, ax=ax, title=f'FairMOT quick: t-SNE of the embeddings of {seq.name} (colour = person)')
+        files.append(_save_fig(fig, report/'tsne.png'))
+    else:
+        notes.append(f'no t-SNE: only {len(emb)} detections matched a person (an untrained model?)')
+    if (run/'log.csv').is_file():
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        plot_losses(run/'log.csv', ax=ax)
+        files.append(_save_fig(fig, report/'loss_curves.png'))
+    else:
+        notes.append(f'no loss curves: {run} has no log.csv')
+    took = time.perf_counter() - t0
+    rows = [f"- `{p.name}`" for p in files] + [f"- {t}" for t in notes]
+    text = '\n'.join(['# motlib-demo outputs', '', *rows, '', f'total time {took / 60:.1f} min', ''])
+    files.append(atomic_write_text(report/'summary.md', text))
+    return files
+
+def _save_fig(fig, path: Path) -> Path:
+    "A matplotlib figure as a PNG, written atomically; the figure is closed."
+    import io
+    import matplotlib.pyplot as plt
+    from motlib.core import atomic_write_bytes
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format='png', dpi=110)
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
 
 # %% ../nbs/90_cli.ipynb #d560ca77
 def demo_main(argv=None) -> int:
@@ -349,6 +421,7 @@ def demo_main(argv=None) -> int:
     )
     ap.add_argument('--root', default='data/synth', help='SynthMOT folder (generated if missing)')
     ap.add_argument('--out', default='outputs/demo', help='where results, videos and tables go')
+    ap.add_argument('--report', default='reports/demo', help='metrics, video, GIF, t-SNE, loss curves and a summary')
     ap.add_argument('--run', default='runs/fairmot-quick', help='FairMOT run folder (trained if it holds no model.pt)')
     ap.add_argument('--preset', default='tiny', help='SynthMOT preset')
     ap.add_argument('--tracker', default='sort', help='tracker for the public detections')
@@ -358,11 +431,16 @@ def demo_main(argv=None) -> int:
     )
     a = ap.parse_args(argv)
     def go():
+        import time
         from motlib.data.synth import generate
+        t0 = time.perf_counter()
         root, out = Path(a.root), Path(a.out)
         generate(root, a.preset, progress=True)
         print(f"SynthMOT {a.preset} in {root}")
-        _demo_public(root, out, a.tracker)
-        if not a.no_train: _demo_fairmot(root, out, Path(a.run), a.overrides)
-        print(f"\nall outputs under {out}")
+        tables = {f"{a.tracker.upper()}, public detections": _demo_public(root, out, a.tracker)}
+        if not a.no_train:
+            tables.update(_demo_fairmot(root, out, Path(a.run), a.overrides))
+            files = _demo_report(Path(a.report), out, Path(a.run), root, tables, t0)
+            print(f"\nfiles to look at, in {a.report}:", *[p.name for p in files])
+        print(f"\nall outputs under {out}; total time {(time.perf_counter() - t0) / 60:.1f} min")
     return _run('motlib-demo', go)
