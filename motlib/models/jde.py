@@ -69,7 +69,8 @@ class JDEConfig:
     @staticmethod
     def presets():
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, frozen_stages=1, input_size=(320, 192),
-                               fpn_channels=64, emb_dim=128, anchor_ref_width=408, normalize_input=True), full={})
+                               fpn_channels=64, emb_dim=128, anchor_ref_width=408, normalize_input=True,
+                               cls_loss='focal'), full={})
 
 # %% ../../nbs/13_models_jde.ipynb #ffc24b3c
 def _short(v, n: int = 60) -> str:
