@@ -146,8 +146,26 @@ def _write_tracks(path, res, interpolate: int = 0, classes: bool = False, min_tr
     cls = lambda t: np.array([label.get(int(i), 0) for i in t.ids], np.int64)     # interpolated rows: their track's
     return write_class_results(path, [(f, Tracks(t.ids, t.boxes, t.scores, cls(t))) for f, t in filled])
 
+def _track_with_detector(a):
+    "`motlib-track INPUT --detector hog|fasterrcnn`: an off-the-shelf detector + the ImageNet crop embedder (nb 12c)."
+    from motlib.detectors import make_detector
+    from motlib.pipeline import build_tracker, track_source
+    inputs, out = _inputs(Path(a.paths[0])), Path(a.out)
+    if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
+    tracker = a.tracker or 'jde'
+    build_tracker(tracker, None, a.preset, a.overrides)               # tracker config errors before any work
+    device = 'cpu' if a.device == 'auto' else a.device
+    det = make_detector(a.detector, a.detector_weights, a.download, device)
+    with _staged(out) as stage:
+        for name, src in inputs:
+            video = None if a.no_video else stage/f"{name}.mp4"
+            res, fps = track_source(det, src, tracker, a.preset, a.overrides, video)
+            _write_tracks(stage/f"{name}.txt", res, a.interpolate, False, a.min_track_len)
+            print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
+    print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out} ({a.detector} detector)")
+
 def track_main(argv=None) -> int:
-    "Console script `motlib-track RUN INPUT | --weights FILE INPUT | public ROOT [--out DIR] [--no-video] [--set k=v]`."
+    "Console script `motlib-track RUN INPUT | --weights FILE INPUT | INPUT --detector hog | public ROOT [options]`."
     ap = argparse.ArgumentParser(
         prog='motlib-track', description='Track a video, image folder or MOTChallenge sequence(s).'
     )
@@ -186,11 +204,22 @@ def track_main(argv=None) -> int:
     )
     ap.add_argument('--min-track-len', type=int, default=0, metavar='L',
                     help='offline: drop tracks reported in fewer than L frames, before --interpolate (default 0: off)')
+    ap.add_argument('--detector', choices=('hog', 'fasterrcnn'),
+                    help="real footage without a trained run: OpenCV's HOG (offline) or torchvision's COCO "
+                    'Faster R-CNN, with the ImageNet MobileNetV2 crop embedder (notebook 12c); give only INPUT')
+    ap.add_argument('--detector-weights', metavar='FILE', help='--detector fasterrcnn: a local COCO weights file')
+    ap.add_argument('--download', action='store_true',
+                    help="--detector fasterrcnn: fetch torchvision's COCO weights once "
+                    '(nothing is downloaded otherwise)')
     a = ap.parse_args(argv)
     if a.interpolate < 0: ap.error(f'--interpolate must be >= 0, got {a.interpolate}')
     if a.min_track_len < 0: ap.error(f'--min-track-len must be >= 0, got {a.min_track_len}')
-    if len(a.paths) != (1 if a.weights else 2):
-        ap.error('with --weights give only INPUT' if a.weights else 'expected RUN INPUT (or --weights FILE INPUT)')
+    if a.detector and a.weights: ap.error('give --detector or --weights, not both')
+    if len(a.paths) != (1 if a.weights or a.detector else 2):
+        ap.error('with --weights or --detector give only INPUT' if a.weights or a.detector
+                 else 'expected RUN INPUT (or --weights FILE INPUT, or INPUT --detector hog)')
+    if a.detector:
+        return _run('motlib-track', _track_with_detector, a)
     if a.paths[0] == 'public' and len(a.paths) == 2 and not a.weights and not (Path('public')/'model.json').is_file():
         return _run('motlib-track', _track_public, a)
     def go():
