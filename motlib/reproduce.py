@@ -539,7 +539,8 @@ def _imagenet_start(key: dict, plan: dict, data, out: Path, device: str = 'auto'
     ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, True)
     seed_everything(tcfg.seed)                       # as train_method: the initial weights depend on the seed
     model = spec.get('build_model')(mcfg, getattr(ds, 'num_ids', None))
-    imagenet_trunk(model.backbone, mcfg.backbone, allow_download=True)
+    trunk = getattr(model.backbone, 'body', model.backbone)          # at strides 2/8: the backbone inside StrideAdapter
+    imagenet_trunk(trunk, mcfg.backbone, allow_download=True)
     Trainer(model, ds, tcfg).save(collective=False)
 
 # %% ../nbs/14_reproduce.ipynb #2d8f3a55
