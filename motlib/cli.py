@@ -149,20 +149,24 @@ def _write_tracks(path, res, interpolate: int = 0, classes: bool = False, min_tr
 def _track_with_detector(a):
     "`motlib-track INPUT --detector hog|fasterrcnn`: an off-the-shelf detector + the ImageNet crop embedder (nb 12c)."
     from motlib.detectors import make_detector
-    from motlib.pipeline import build_tracker, track_source
+    from motlib.pipeline import build_tracker
     inputs, out = _inputs(Path(a.paths[0])), Path(a.out)
     if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
     tracker = a.tracker or 'jde'
     build_tracker(tracker, None, a.preset, a.overrides)               # tracker config errors before any work
-    device = 'cpu' if a.device == 'auto' else a.device
-    det = make_detector(a.detector, a.detector_weights, a.download, device)
+    det = make_detector(a.detector, a.detector_weights, a.download, a.device)
+    _track_inputs(det, inputs, out, tracker, a.preset, a)
+    print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out} ({a.detector} detector)")
+
+def _track_inputs(det, inputs, out: Path, tracker, preset, a, classes: bool = False):
+    "Track every `(name, source)` of `inputs` with `det`; results (and videos) move into `out` only when all are done."
+    from motlib.pipeline import track_source
     with _staged(out) as stage:
         for name, src in inputs:
             video = None if a.no_video else stage/f"{name}.mp4"
-            res, fps = track_source(det, src, tracker, a.preset, a.overrides, video)
-            _write_tracks(stage/f"{name}.txt", res, a.interpolate, False, a.min_track_len)
+            res, fps = track_source(det, src, tracker, preset, a.overrides, video)
+            _write_tracks(stage/f"{name}.txt", res, a.interpolate, classes, a.min_track_len)
             print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
-    print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out} ({a.detector} detector)")
 
 def track_main(argv=None) -> int:
     "Console script `motlib-track RUN INPUT | --weights FILE INPUT | INPUT --detector hog | public ROOT [options]`."
@@ -223,7 +227,7 @@ def track_main(argv=None) -> int:
     if a.paths[0] == 'public' and len(a.paths) == 2 and not a.weights and not (Path('public')/'model.json').is_file():
         return _run('motlib-track', _track_public, a)
     def go():
-        from motlib.pipeline import load_trained, load_weights, ModelDetector, track_source, build_tracker, METHODS
+        from motlib.pipeline import load_trained, load_weights, ModelDetector, build_tracker, METHODS
         inputs, out = _inputs(Path(a.paths[-1])), Path(a.out)
         if out.exists() and not out.is_dir(): raise MotlibError(f"{out}: exists and is not a folder (--out)")
         model, meta = load_weights(a.method, a.weights, a.device) if a.weights else load_trained(a.paths[0], a.device)
@@ -233,13 +237,7 @@ def track_main(argv=None) -> int:
         build_tracker(tracker, None, preset, a.overrides)               # tracker config errors before any work
         det = ModelDetector(model, model.cfg.input_size, a.device)
         classes = getattr(model.cfg, 'num_classes', 1) > 1             # multi-class runs write each track's class
-        with _staged(out) as stage:
-            for name, src in inputs:
-                res, fps = track_source(
-                    det, src, tracker, preset, a.overrides, None if a.no_video else stage / f"{name}.mp4"
-                )
-                _write_tracks(stage/f"{name}.txt", res, a.interpolate, classes, a.min_track_len)
-                print(f"{name}: {len(res)} frames at {fps:.1f} frames/s")
+        _track_inputs(det, inputs, out, tracker, preset, a, classes)
         print(f"results{'' if a.no_video else ' and videos'} of {len(inputs)} input(s) in {out}"
               + (f"; per class: motlib-eval GT_ROOT {out} --classes 1 .. {model.cfg.num_classes}" if classes else ''))
     return _run('motlib-track', go)

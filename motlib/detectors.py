@@ -4,13 +4,13 @@
 
 # %% ../nbs/12c_detectors.ipynb #c263f874
 from __future__ import annotations
-import math
 from pathlib import Path
 import numpy as np
 import cv2
 import torch
 import torchvision
-from .core import ConfigError, Detections, MotlibError, box_convert
+from .core import ConfigError, Detections, MotlibError, box_convert, get_device, make_config
+from .models.reid import ReIDConfig, build_reid, crop_embed
 
 # %% auto #0
 __all__ = ['COCO_PERSON', 'DETECTORS', 'HOGDetector', 'TorchvisionDetector', 'SDEDetector', 'make_detector']
@@ -67,7 +67,7 @@ class TorchvisionDetector:
             raise MotlibError(f"the COCO weights of fasterrcnn_mobilenet_v3_large_fpn are not on this machine "
                               f"({cached}); pass --download (download=True) to fetch them once, or a weights file")
         self.model.load_state_dict(state)
-        self.device = torch.device(device)
+        self.device = get_device(device)
         self.model.to(self.device).eval()
 
     @torch.no_grad()
@@ -84,13 +84,10 @@ DETECTORS = ('hog', 'fasterrcnn')
 class SDEDetector:
     "A box detector + a re-ID network on each crop (JDE's SDE, paper 003 Fig. 1): Detections with embeddings."
     def __init__(self, detector, reid=None):
-        from motlib.core import make_config
-        from motlib.models.reid import ReIDConfig, build_reid
         self.detector = detector
         self.reid = reid if reid is not None else build_reid(make_config(ReIDConfig, 'mobilenetv2')).eval()
 
     def __call__(self, image, frame=None) -> Detections:
-        from motlib.models.reid import crop_embed
         d = self.detector(image, frame)
         emb = crop_embed(self.reid, np.ascontiguousarray(image), box_convert(d.boxes, 'xyxy', 'xywh'))
         return Detections(d.boxes, d.scores, emb.astype(np.float32), frame=frame)

@@ -98,7 +98,7 @@ class ByteTracker(JDETracker):
         xyah, emb = box_convert(boxes, 'xyxy', 'cxcyah'), np.zeros((len(boxes), 0), np.float32)
         self._apply(trk, det, lost, new[un3], xyah, scores, emb)
         born = ud[ud3]
-        self._start_tracks(born[scores[born] >= c.new_track_thresh], xyah, scores, emb)
+        self._start_tracks(born, xyah, scores, emb)                  # only boxes >= new_track_thresh (notebook 07)
         self._remove_duplicates()
         out = np.flatnonzero(self.pool.state == TrackState.TRACKED)
         b = self.pool.boxes(out)

@@ -39,7 +39,7 @@ class JDETrackerConfig:
     byte_low_thresh: float = 0.1            # BYTE: boxes with byte_low_thresh < score <= det_thresh are low-score boxes
     byte_match_thresh: float = 0.5          # BYTE: max 1-IoU of a still-unmatched tracked track and a low-score box
     aspect_noise: float = 0.1               # Kalman measurement std of the aspect ratio w/h (DeepSORT's; notebook 09b)
-    new_track_thresh: float | None = None   # start tracklets only from boxes scoring above (ByteTrack: det_thresh + 0.1)
+    new_track_thresh: float | None = None   # start tracklets only from boxes scoring >= this (ByteTrack: det_thresh + 0.1)
     report_box: str = 'kalman'              # 'kalman': the filtered state (both authors' scripts); 'detection': the matched box
     report_new: bool = False                # also report unconfirmed tracklets (offline, with drop_short_tracks; notebook 09b)
 
@@ -220,10 +220,10 @@ def _apply(self: JDETracker, trk, det, lost, removed, xyah, scores, emb):
 
 @patch
 def _start_tracks(self: JDETracker, det, xyah, scores, emb):
-    "New tracklets (fresh identities) from the unmatched detections `det` (above `new_track_thresh` when it is set)."
+    "New tracklets (fresh identities) from the unmatched detections `det` (score >= `new_track_thresh` when it is set)."
     c, f = self.cfg, self.frame_id
-    if c.new_track_thresh is not None:
-        det = det[scores[det] > c.new_track_thresh]
+    if getattr(c, 'new_track_thresh', None) is not None:        # ByteTrack's rule (also the byte tracker's, nb 09b)
+        det = det[scores[det] >= c.new_track_thresh]
     k = len(det)
     if k == 0: return
     mean, cov = self.kf.initiate(xyah[det])
