@@ -40,10 +40,10 @@ def test_track_and_score_min_track_len(tmp_path):
     r0 = track_and_score(PublicDetector(), seqs, tmp_path/'r0', 'sort')
     r9 = track_and_score(PublicDetector(), seqs, tmp_path/'r9', 'sort', min_track_len=9)
     a, b = (read_mot_txt(tmp_path/r/f"{seqs[0].name}.txt") for r in ('r0', 'r9'))
-    assert 0 < len(b) < len(a) + 1
+    assert 0 < len(b) < len(a)                      # some short tracks go, the long ones stay
     ids, counts = np.unique(b[:, 1], return_counts=True)
     assert counts.min() >= 9
-    assert r0['metrics'].loc['OVERALL', 'MOTA'] != 0
+    assert r9['metrics'].loc['OVERALL', 'Rcll'] < r0['metrics'].loc['OVERALL', 'Rcll']
     with pytest.raises(ConfigError, match='min_track_len'):
         track_and_score(PublicDetector(), seqs, tmp_path/'r6', 'sort', min_track_len=-1)
     assert not (tmp_path/'r6').exists()
