@@ -338,6 +338,12 @@ TABLES.update({t.name: check_table(t) for t in (
     Table('jde_table1', "JDE Table 1: JDE's association vs SORT on the same JDE model (paper 003, sec. 3.6)", 'jde',
           ('MOTA', 'IDF1', 'HOTA', 'IDs', 'Prec', 'Rec', 'FPS', 'ms'),
           rows={'JDE association': Row(what='`motlib-train jde --preset quick`, JDE tracker (preset `jde`)'),
+                'quick preset, offline tracker': Row(base='JDE association', tracker='jde', tracker_preset='fairmot_offline',
+                                                     interpolate=5, min_track_len=5,
+                                                     what="the same models, FairMOT's offline tracker (notebook 07's "
+                                                          "`fairmot_offline`: BYTE, ByteTrack's new-track threshold, "
+                                                          "the detections' boxes), tracks shorter than 5 frames dropped, "
+                                                          "gaps up to 5 filled: the row of issue 9's bar"),
                 'SORT': Row(base='JDE association', tracker='sort',
                             what='the same trained models, SORT (Kalman + IoU, no embeddings)')},
           paper={'JDE association': dict(FPS=46.2, MOTA=67.5, IDF1=67.6), 'SORT': dict(FPS=44.1, MOTA=66.9, IDF1=55.8)},

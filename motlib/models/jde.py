@@ -70,7 +70,7 @@ class JDEConfig:
     def presets():
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, frozen_stages=1, input_size=(320, 192),
                                fpn_channels=64, emb_dim=128, anchor_ref_width=408, normalize_input=True,
-                               cls_loss='focal'), full={})
+                               cls_loss='focal', nms_thres=0.3), full={})
 
 # %% ../../nbs/13_models_jde.ipynb #ffc24b3c
 def _short(v, n: int = 60) -> str:
