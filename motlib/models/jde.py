@@ -15,7 +15,7 @@ from torchvision.models.detection._utils import BoxCoder, Matcher
 from torchvision.ops import FeaturePyramidNetwork, box_iou, nms
 from fastcore.basics import patch
 from ..core import ConfigError, Detections, MotlibError, apply_overrides, check_choice, check_range, make_config
-from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig, bilinear_upsample, conv_bn_relu,
+from .fairmot import (BACKBONES as FAIRMOT_BACKBONES, FairMOTConfig,
                                    build_backbone as fairmot_backbone, default_emb_scale, id_loss, staged_features,
                                    IMAGENET_MEAN, IMAGENET_STD,
                                    uncertainty_total)
@@ -241,18 +241,14 @@ class MobileNetV2FPN(nn.Module):
         return list(self.fpn(staged_features(self.stages, x)).values())
 
 class FairMOTTrunk(nn.Module):
-    "FairMOT's backbone (stride 4) brought to stride 2 (bilinear up-sampling + conv) or 8 (stride-2 conv): one map."
+    "FairMOT's backbone at `stride` (notebook 11's `build_backbone`: the very module its anchor-free rows use), one map."
     def __init__(self, name: str, stride: int = 4, pretrained: bool = False, frozen_stages: int = 0):
         super().__init__()
-        self.body = fairmot_backbone(FairMOTConfig(backbone=name, pretrained=pretrained, frozen_stages=frozen_stages))
-        c = self.body.out_channels
-        if stride == 4: self.resample = nn.Identity()
-        elif stride == 8: self.resample = conv_bn_relu(c, c, 3, stride=2)
-        elif stride == 2: self.resample = nn.Sequential(bilinear_upsample(c, 2), conv_bn_relu(c, c))
-        else: raise ConfigError(f"FairMOTTrunk: stride must be 2, 4 or 8, got {stride}")
-        self.out_channels = (c,)
+        cfg = FairMOTConfig(backbone=name, stride=stride, pretrained=pretrained, frozen_stages=frozen_stages)
+        self.body = fairmot_backbone(cfg)
+        self.out_channels = (self.body.out_channels,)
 
-    def forward(self, x): return [self.resample(self.body(x))]
+    def forward(self, x): return [self.body(x)]
 
 def build_trunk(cfg: JDEConfig) -> nn.Module:
     "The backbone + FPN named by `cfg.backbone`: it has `out_channels` (one per stride) and returns a list of maps."
