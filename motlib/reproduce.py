@@ -400,6 +400,11 @@ _TDT_BAR = """- **The bar** of issue 11: MOTA >= 70 and IDF1 >= 70 for each seed
 TABLES.update({t.name: check_table(t) for t in (
     Table('tdt_quick', 'TDT quick preset on SynthMOT val: the bar and the seed-to-seed spread', 'tdt', _TDT_COLS,
           rows={'quick preset': Row(what='`motlib-train tdt --preset quick` (ImageNet MobileNetV2 teacher), FairMOT association'),
+                'quick preset, offline tracker': Row(base='quick preset', tracker='jde', tracker_preset='fairmot_offline',
+                                                     interpolate=5, min_track_len=5,
+                                                     what="the same students, FairMOT's offline tracker (notebook 07's "
+                                                          "`fairmot_offline`), tracks shorter than 5 frames dropped, "
+                                                          "gaps up to 5 filled, as the FairMOT and JDE quick tables"),
                 'quick preset, SORT': Row(base='quick preset', tracker='sort',
                                           what='the same students, SORT association (boxes only)')},
           caveats={'quick': _TDT_BAR + '\n' + _TDT_QUICK}),
