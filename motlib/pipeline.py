@@ -4,7 +4,7 @@
 
 # %% ../nbs/10d_pipeline.ipynb #a23f6790
 from __future__ import annotations
-import copy, importlib, json, time, warnings
+import copy, importlib, inspect, json, time, warnings
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 import numpy as np
@@ -92,6 +92,8 @@ class ModelDetector:
         low = tracker_min_score(tracker)
         own = getattr(getattr(self.model, 'cfg', None), 'conf_thres', None)
         if low is None or (own is not None and own <= low): return self
+        if 'conf_thres' not in inspect.signature(self.model.detect).parameters:
+            return self                     # TDT, QDTrack: one low threshold (0.05) already, the tracker filters
         out = copy.copy(self)
         out.conf_thres = low
         return out

@@ -140,3 +140,23 @@ def test_model_detector_lowers_its_threshold_for_byte_only():
     assert len(det(im, 1)) == 1 and len(low(im, 1)) == 2
     assert seen == [None, pytest.approx(0.1)]
     assert tracker_min_score(build_tracker('byte', 30)) == pytest.approx(0.1)
+
+
+def test_model_detector_keeps_a_model_without_a_score_argument_for_byte():
+    """TDT and QDTrack decode at one low threshold and take no `conf_thres`: a BYTE tracker (the offline rows of the
+    quick tables) gets the detector unchanged instead of a TypeError mid-table (found by `motlib-reproduce tdt_quick`)."""
+    from types import SimpleNamespace
+    from motlib.pipeline import ModelDetector, build_tracker
+    from motlib.models.tdt import TDT
+    from motlib.models.qdtrack import QDTrack
+    class Fake(torch.nn.Module):
+        cfg = SimpleNamespace(score_thresh=0.05)
+        def detect(self, x):
+            return [Detections(np.array([[0, 0, 10, 20]], np.float32), np.array([0.07], np.float32),
+                               np.ones((1, 4), np.float32))]
+    det = ModelDetector(Fake(), (64, 32), 'cpu')
+    offline = build_tracker('jde', 30, 'fairmot_offline')
+    assert det.for_tracker(offline) is det
+    assert len(det.for_tracker(offline)(np.zeros((32, 64, 3), np.uint8), 1)) == 1
+    import inspect
+    for m in (TDT, QDTrack): assert 'conf_thres' not in inspect.signature(m.detect).parameters
