@@ -186,3 +186,27 @@ def test_eval_config_values(tmp_path, capsys):
     assert eval_main([str(TUD), str(res), '--out', str(f / 'sub')]) == 2
     assert 'is a file' in capsys.readouterr().err
     assert eval_main([str(TUD), str(res), '--preset', 'mot20']) == 0
+
+
+def test_embedding_roc_memory_grows_with_pairs_not_pairs_times_dim():
+    """TPR@FAR of 1280-d embeddings (SDE's ImageNet re-ID) once copied both rows of every pair: 18 GiB for 2,000
+    boxes, an out-of-memory kill in `motlib-reproduce joint_vs_sde`. The pairs' similarities now come from one N x N
+    product; here the old way would peak at about 1.6 GB."""
+    import tracemalloc
+    from motlib.eval import embedding_roc, tpr_at_far
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, 400)
+    e = rng.normal(size=(20, 1280))[ids] + 0.5 * rng.normal(size=(400, 1280))
+    tracemalloc.start()
+    fa, tp, _ = embedding_roc(e, ids)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 100e6, peak
+    small, sid = e[:60], ids[:60]                          # the same ROC as the pairwise rows, on a few boxes
+    l2 = small / np.linalg.norm(small, axis=1, keepdims=True)
+    i, j = np.triu_indices(len(small), 1)
+    from sklearn.metrics import roc_curve
+    fa0, tp0, _ = roc_curve(sid[i] == sid[j], np.einsum('nd,nd->n', l2[i], l2[j]))
+    fa1, tp1, _ = embedding_roc(small, sid)
+    assert np.allclose(fa1, fa0) and np.allclose(tp1, tp0)
+    assert tpr_at_far(e, ids, 0.1) > 0.5
