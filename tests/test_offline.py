@@ -63,3 +63,17 @@ def test_cli_min_track_len(tmp_path, capsys):
     with pytest.raises(SystemExit):
         track_main(['public', str(val), '--out', str(tmp_path/'o2'), '--no-video', '--min-track-len', '-1'])
     assert '--min-track-len must be >= 0' in capsys.readouterr().err and not (tmp_path/'o2').exists()
+
+
+def test_interpolated_boxes_keep_their_tracks_class():
+    "Multi-class results (QDTrack on cyclists): a filled box carries its track's label, so per-class scores stay right."
+    from motlib.core import Tracks
+    from motlib.track.byte import interpolate_tracks
+    box = np.array([[0, 0, 10, 20], [50, 0, 60, 20]], np.float32)
+    res = [(1, Tracks([1, 2], box, [0.9, 0.8], [0, 1])), (2, Tracks.empty()),
+           (3, Tracks([1, 2], box + 4, [0.9, 0.8], [0, 1]))]
+    out = dict(interpolate_tracks(res, 2))
+    assert out[2].ids.tolist() == [1, 2] and out[2].labels.tolist() == [0, 1]
+    assert np.allclose(out[2].boxes, box + 2)
+    unlabelled = dict(interpolate_tracks([(f, Tracks(t.ids, t.boxes, t.scores)) for f, t in res], 2))
+    assert unlabelled[2].labels is None and len(unlabelled[2]) == 2

@@ -106,8 +106,12 @@ class ByteTracker(JDETracker):
         return Tracks(self.pool.ids[out[keep]], b[keep], self.pool.score[out[keep]])
 
 # %% ../../nbs/09b_byte.ipynb #d9650d5e
+def _labels_or_unknown(t: Tracks) -> np.ndarray:
+    return np.full(len(t), -1, np.int64) if t.labels is None else t.labels
+
 def interpolate_tracks(frames_and_tracks, max_gap: int) -> list[tuple[int, Tracks]]:
-    "Fill gaps of at most `max_gap` frames inside every track by linear interpolation of its box and score (0: off)."
+    """Fill gaps of at most `max_gap` frames inside every track by linear interpolation of its box and score (0: off);
+    a filled box keeps its track's class label."""
     res = [(int(f), t) for f, t in frames_and_tracks]
     if isinstance(max_gap, bool) or not isinstance(max_gap, (int, np.integer)) or max_gap < 0:
         raise MotlibError(f"interpolate_tracks: max_gap must be an integer >= 0, got {max_gap!r}")
@@ -117,8 +121,10 @@ def interpolate_tracks(frames_and_tracks, max_gap: int) -> list[tuple[int, Track
     if len(I) == 0: return res
     B = np.concatenate([t.boxes for _, t in res]).astype(np.float64)
     S = np.concatenate([t.scores for _, t in res]).astype(np.float64)
+    labelled = any(t.labels is not None for _, t in res)
+    L = np.concatenate([_labels_or_unknown(t) for _, t in res])                # -1: a track without a label
     o = np.lexsort((F, I))
-    F, I, B, S = F[o], I[o], B[o], S[o]
+    F, I, B, S, L = F[o], I[o], B[o], S[o], L[o]
     gap = np.diff(F) - 1
     k = np.flatnonzero((I[1:] == I[:-1]) & (gap >= 1) & (gap <= max_gap))    # pairs of reports around a short gap
     if len(k) == 0: return res
@@ -132,7 +138,8 @@ def interpolate_tracks(frames_and_tracks, max_gap: int) -> list[tuple[int, Track
     out = []
     for f in sorted(set(by_frame) | set(nf.tolist())):
         t, sel = by_frame.get(f, Tracks.empty()), nf == f
-        out.append((f, Tracks(np.r_[t.ids, ni[sel]], np.r_[t.boxes, nb[sel]], np.r_[t.scores, ns[sel]])))
+        lab = np.r_[_labels_or_unknown(t), L[a][sel]] if labelled else None
+        out.append((f, Tracks(np.r_[t.ids, ni[sel]], np.r_[t.boxes, nb[sel]], np.r_[t.scores, ns[sel]], lab)))
     return out
 
 # %% ../../nbs/09b_byte.ipynb #c9f3536a
