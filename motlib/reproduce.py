@@ -626,6 +626,30 @@ def _claim_folder(folder: Path, key_hash: str, what: str):
     atomic_write_text(mark, json.dumps(dict(hash=key_hash, what=what), indent=1) + '\n')
 
 # %% ../nbs/14_reproduce.ipynb #95d85b9b
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _take_lock(folder: Path) -> Path:
+    """`folder/.training.pid`, created exclusively: one process trains a cell at a time. Two `motlib-reproduce` runs
+    on one `--runs` that need the same model (e.g. JDE Table 3's `CE, Uncertainty` and `joint_vs_sde`'s joint row) get
+    a one-line error instead of two trainings in one folder; a dead process's lock is taken over (one machine)."""
+    lock = folder/'.training.pid'
+    for _ in range(2):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            txt = lock.read_text().strip() if lock.is_file() else ''
+            if txt.isdigit() and _alive(int(txt)):
+                raise MotlibError(f"{folder}: being trained by process {txt} (another motlib-reproduce on the same "
+                                  f"--runs); wait for it, then run again (its model is reused)")
+            lock.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, 'w') as f: f.write(f"{os.getpid()}\n")
+        return lock
+    raise MotlibError(f"{lock}: could not be created")
+
 def train_cell(plan: dict, seed: int, data, runs, log=print, device: str = 'auto') -> dict:
     "Train (or reuse) the model of `plan` for `seed` under `runs/train/`; returns its record (+ 'dir', 'reused')."
     key = train_key(plan, seed, data)
@@ -634,6 +658,13 @@ def train_cell(plan: dict, seed: int, data, runs, log=print, device: str = 'auto
     done = _read_json(out/'train.json')
     if done and done.get('hash') == h and (out/'model.pt').is_file(): return dict(done, dir=str(out), reused=True)
     _claim_folder(out, h, f"training run ({plan['method']}, seed {seed})")
+    lock = _take_lock(out)
+    try: return _train_locked(plan, seed, data, out, key, h, log, device)
+    finally: lock.unlink(missing_ok=True)
+
+def _train_locked(plan: dict, seed: int, data, out: Path, key: dict, h: str, log, device: str) -> dict:
+    done = _read_json(out/'train.json')
+    if done and done.get('hash') == h and (out/'model.pt').is_file(): return dict(done, dir=str(out), reused=True)
     t0 = time.perf_counter()
     if key['imagenet'] and not (out/'last.pt').is_file(): _imagenet_start(key, plan, data, out, device)
     resume = 'auto' if (out/'last.pt').is_file() else None

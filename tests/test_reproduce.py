@@ -211,6 +211,26 @@ def test_never_overwrites_foreign_files(synth, tmp_path, counting):
     assert (folder/'notes.txt').read_text() == 'mine'
 
 
+
+def test_two_processes_never_train_one_cell(synth, tmp_path, counting):
+    """A cell being trained by a live process (its pid in `.training.pid`) is refused with a one-line error, before
+    any training; a lock left by a dead process is taken over and removed when the training ends."""
+    import subprocess, sys
+    plan = row_plan(TINY, 'a', 'quick', OVER)
+    folder = tmp_path/'runs'/'train'/f"fairmot-{R._hash(train_key(plan, 0, synth))}-s0"
+    R._claim_folder(folder, R._hash(train_key(plan, 0, synth)), 'training run')
+    live = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+    try:
+        (folder/'.training.pid').write_text(f"{live.pid}\n")
+        with pytest.raises(MotlibError, match=f'being trained by process {live.pid}'):
+            R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)
+        assert counting['train'] == 0 and (folder/'.training.pid').read_text().strip() == str(live.pid)
+    finally:
+        live.kill()
+        live.wait()
+    tr = R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)     # the holder is dead: taken over
+    assert counting['train'] == 1 and tr['steps'] == 2 and not (folder/'.training.pid').exists()
+
 # ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file
 def _fake_weights(monkeypatch, tmp_path, arch, value):
     import torchvision
