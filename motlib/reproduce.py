@@ -17,9 +17,10 @@ from .pipeline import (METHODS, train_method, load_trained, ModelDetector, track
 
 # %% auto #0
 __all__ = ['COLUMNS', 'VERDICTS', 'TABLES', 'REPRO_PRESETS', 'CAVEATS', 'Column', 'mean_std', 'fmt_stat', 'Claim', 'verdict',
-           'derive_claims', 'Row', 'Table', 'check_table', 'preset_rows', 'row_plan', 'train_overrides', 'train_key',
-           'imagenet_trunk', 'easy_recall', 'score_cell', 'train_cell', 'run_cell', 'report_path', 'table_stats',
-           'table_claims', 'discussion', 'budget_text', 'write_report', 'reproduce', 'list_tables', 'reproduce_main']
+           'derive_claims', 'Row', 'offline_row', 'Table', 'check_table', 'preset_rows', 'row_plan', 'train_overrides',
+           'train_key', 'imagenet_trunk', 'easy_recall', 'score_cell', 'train_cell', 'run_cell', 'report_path',
+           'table_stats', 'table_claims', 'discussion', 'budget_text', 'write_report', 'reproduce', 'list_tables',
+           'reproduce_main']
 
 # %% ../nbs/14_reproduce.ipynb #c1b5edf8
 @dataclass(frozen=True)
@@ -111,6 +112,10 @@ class Row:
     min_track_len: int = 0             # offline: drop tracks reported in fewer frames (`track_and_score`; 0: off)
     what: str = ''                     # one line for the report: what this row is here
 
+def offline_row(base: str, what: str, preset: str = 'fairmot_offline') -> Row:
+    "Re-track `base`'s models with the JDE/FairMOT tracker `preset` + the quick bars' offline steps (notebook 09b)."
+    return Row(base=base, tracker='jde', tracker_preset=preset, interpolate=5, min_track_len=5, what=what)
+
 @dataclass(frozen=True)
 class Table:
     "A paper's table as data: method, rows, the paper's numbers, columns, extra claims, caveats per preset."
@@ -199,8 +204,7 @@ TABLES = {t.name: check_table(t) for t in (
                                                           interpolate=10,
                                                           what="the same models, the FairMOT tracker with ByteTrack's "
                                                                "second round and gaps of up to 10 frames filled"),
-                'quick preset, offline tracker': Row(base='quick preset', tracker='jde', tracker_preset='fairmot_offline',
-                                                     interpolate=5, min_track_len=5,
+                'quick preset, offline tracker': offline_row('quick preset',
                                                      what="the same models, FairMOT's tracker with BYTE, ByteTrack's "
                                                           "new-track threshold and the detections' boxes (notebook 07), "
                                                           "tracks shorter than 5 frames dropped, gaps up to 5 filled"),
@@ -350,14 +354,12 @@ TABLES.update({t.name: check_table(t) for t in (
     Table('jde_table1', "JDE Table 1: JDE's association vs SORT on the same JDE model (paper 003, sec. 3.6)", 'jde',
           ('MOTA', 'IDF1', 'HOTA', 'IDs', 'Prec', 'Rec', 'FPS', 'ms'),
           rows={'JDE association': Row(what='`motlib-train jde --preset quick`, JDE tracker (preset `jde`)'),
-                'quick preset, offline tracker': Row(base='JDE association', tracker='jde', tracker_preset='fairmot_offline',
-                                                     interpolate=5, min_track_len=5,
+                'quick preset, offline tracker': offline_row('JDE association',
                                                      what="the same models, FairMOT's offline tracker (notebook 07's "
                                                           "`fairmot_offline`: BYTE, ByteTrack's new-track threshold, "
                                                           "the detections' boxes), tracks shorter than 5 frames dropped, "
                                                           "gaps up to 5 filled (FairMOT's bar row)"),
-                'quick preset, FairMOT tracker, offline': Row(base='JDE association', tracker='jde', tracker_preset='fairmot',
-                                                              interpolate=5, min_track_len=5,
+                'quick preset, FairMOT tracker, offline': offline_row('JDE association', preset='fairmot',
                                                               what="the same models, FairMOT's online tracker (preset "
                                                                    "`fairmot`), tracks shorter than 5 frames dropped, "
                                                                    "gaps up to 5 filled: the row of issue 9's bar"),
@@ -412,8 +414,7 @@ _TDT_BAR = """- **The bar** of issue 11: MOTA >= 70 and IDF1 >= 70 for each seed
 TABLES.update({t.name: check_table(t) for t in (
     Table('tdt_quick', 'TDT quick preset on SynthMOT val: the bar and the seed-to-seed spread', 'tdt', _TDT_COLS,
           rows={'quick preset': Row(what='`motlib-train tdt --preset quick` (ImageNet MobileNetV2 teacher), FairMOT association'),
-                'quick preset, offline tracker': Row(base='quick preset', tracker='jde', tracker_preset='fairmot_offline',
-                                                     interpolate=5, min_track_len=5,
+                'quick preset, offline tracker': offline_row('quick preset',
                                                      what="the same students, FairMOT's offline tracker (notebook 07's "
                                                           "`fairmot_offline`), tracks shorter than 5 frames dropped, "
                                                           "gaps up to 5 filled, as the FairMOT and JDE quick tables"),
