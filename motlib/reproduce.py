@@ -808,7 +808,7 @@ def write_report(t: Table, results: dict, preset: str, out='reports', command: s
     dev = next((c['device'] for c in cells), 'not run yet')
     thr = next((c['threads'] for c in cells), torch.get_num_threads())
     import motlib
-    trained = sum(1 for c in cells if c.get('trained_now'))
+    trained = sum(1 for c in cells if c.get('trained_now') and not c.get('reused'))   # a reused cell was trained before
     wall = f"; wall time of this invocation {elapsed_s / 60:.1f} min" if elapsed_s is not None else ''
     L = [_MARK, f"# {t.title}: reproduction ({preset} preset)", '',
          f"- command: `{command}`",

@@ -153,8 +153,9 @@ def test_table_end_to_end_retrack_and_resume(synth, tmp_path, counting):
     raw = json.loads((tmp_path/'runs'/'tiny-quick.json').read_text())
     assert len(raw['rows']['a']) == 2 and set(raw['rows']['a'][0]['scores']) >= set(TINY.columns)
     # rerun: every cell reused, nothing trained or tracked
-    res2, _ = reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
+    res2, path2 = reproduce(TINY, 'quick', seeds=2, **_kw(synth, tmp_path))
     assert counting == dict(train=2, track=4) and all(c['reused'] for cs in res2.values() for c in cs)
+    assert '(2 trained by this invocation)' in txt and '(0 trained by this invocation)' in path2.read_text()
     assert [c['scores'] for c in res2['a']] == [c['scores'] for c in res['a']]
     # one more seed: only the new seed trains (once) and tracks (twice)
     res3, _ = reproduce(TINY, 'quick', seeds=3, **_kw(synth, tmp_path))
