@@ -134,11 +134,12 @@ def interpolate_tracks(frames_and_tracks, max_gap: int) -> list[tuple[int, Track
     w = (step / (F[a + 1] - F[a]))[:, None]
     nf, ni = F[a] + step, I[a]
     nb, ns = B[a] + w * (B[a + 1] - B[a]), S[a] + w[:, 0] * (S[a + 1] - S[a])
+    nl = L[a]                                                                # a filled box keeps its label
     by_frame = dict(res)
     out = []
     for f in sorted(set(by_frame) | set(nf.tolist())):
         t, sel = by_frame.get(f, Tracks.empty()), nf == f
-        lab = np.r_[_labels_or_unknown(t), L[a][sel]] if labelled else None
+        lab = np.r_[_labels_or_unknown(t), nl[sel]] if labelled else None
         out.append((f, Tracks(np.r_[t.ids, ni[sel]], np.r_[t.boxes, nb[sel]], np.r_[t.scores, ns[sel]], lab)))
     return out
 
