@@ -291,7 +291,8 @@ _J1_QUICK = """- **The bar** of issue 9: `motlib-train jde --preset quick` (875 
   validation split (scratch re-tracking of cached detections); seeds 1 and 2 are its check. The `JDE association` row
   is the paper's online tracker.
 - **Training time**: the three seeds trained one torch thread each beside other reproductions (2-4 processes on the 2
-  cores): 532, 708 and 697 s of wall time for 875 steps. `reports/jde_quick_recipe.md` has the quiet measurement.
+  cores): 532, 708 and 697 s of wall time for 875 steps. Alone on the machine with 2 threads: 281 s
+  (`reports/jde_quick_recipe.md`).
 - **Density**: the paper's numbers are its low-density case (MOT-15); on the high-density CVPR19-01 it reports JDE
   33.9 FPS, MOTA 35.4, IDF1 35.5 against SORT 26.4, 35.0, 32.4. SynthMOT tiny has a few to a dozen people per frame.
 - **Speed**: FPS is detector + association; the detector dominates on a CPU, so the association's share of the
