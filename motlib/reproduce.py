@@ -112,9 +112,10 @@ class Row:
     min_track_len: int = 0             # offline: drop tracks reported in fewer frames (`track_and_score`; 0: off)
     what: str = ''                     # one line for the report: what this row is here
 
-def offline_row(base: str, what: str, preset: str = 'fairmot_offline') -> Row:
-    "Re-track `base`'s models with the JDE/FairMOT tracker `preset` + the quick bars' offline steps (notebook 09b)."
-    return Row(base=base, tracker='jde', tracker_preset=preset, interpolate=5, min_track_len=5, what=what)
+def offline_row(base: str, what: str, preset: str = 'fairmot_offline', track: dict | None = None) -> Row:
+    "Re-track `base`'s models with the JDE/FairMOT tracker `preset` (+ `track` fields) and the offline steps (09b)."
+    return Row(base=base, tracker='jde', tracker_preset=preset, track=dict(track or {}), interpolate=5, min_track_len=5,
+               what=what)
 
 @dataclass(frozen=True)
 class Table:
@@ -406,8 +407,9 @@ _TDT_TEACHERS = """- **Teachers first**: `motlib-train reid --preset quick --out
   OSNet-like small 18.2, ImageNet MobileNetV2 34.6, OSNet-like large 38.2; 15 queries, so a few points are noise) and
   matched to the paper's teachers of the same rank."""
 _TDT_QUICK = """- **Data and budget**: SynthMOT tiny (10 training sequences of 100 frames at 320x192) and the quick student
-  (MobileNetV2-FPN RetinaNet with local ImageNet weights, one anchor scale per level, D_s = 128, 5 epochs of batch 8,
-  Adam) instead of ResNet-34-FPN on ~54k images for 300-500k SGD iterations at 1088x608.
+  (MobileNetV2-FPN RetinaNet with local ImageNet weights, 3 anchors per location at one aspect ratio, D_s = 128
+  principal components of the teacher instead of its first 128 dimensions, NMS at 0.3, 5 epochs of batch 8, Adam)
+  instead of ResNet-34-FPN on ~54k images for 300-500k SGD iterations at 1088x608 (`reports/tdt_quick_recipe.md`).
 - **No identity label** is read by any TDT row: the student learns from the teacher's pseudo labels alone
   (`tests/test_tdt.py`: garbage identities give bit-identical training)."""
 _TDT_BAR = """- **The bar** of issue 11: MOTA >= 70 and IDF1 >= 70 for each seed, within 10 minutes of student training on 2
@@ -419,6 +421,10 @@ TABLES.update({t.name: check_table(t) for t in (
                                                      what="the same students, FairMOT's offline tracker (notebook 07's "
                                                           "`fairmot_offline`), tracks shorter than 5 frames dropped, "
                                                           "gaps up to 5 filled, as the FairMOT and JDE quick tables"),
+                'quick preset, FairMOT tracker, offline': offline_row(
+                    'quick preset', preset='fairmot', track=dict(det_thresh=0.5),
+                    what="the same students, FairMOT's online tracker on boxes scoring > 0.5, then the offline steps "
+                         "(tracks under 5 frames dropped, gaps up to 5 filled): **the bar row**"),
                 'quick preset, SORT': Row(base='quick preset', tracker='sort', track=dict(det_thresh=0.4),
                                           what="the same students, SORT association (boxes only) on the boxes "
                                                "FairMOT's tracker reads (score > 0.4; the student keeps > 0.05)")},

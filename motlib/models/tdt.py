@@ -27,8 +27,8 @@ from .reid import IMAGENET_MEAN, IMAGENET_STD, crop_embed, load_reid
 
 # %% auto #0
 __all__ = ['TDT_BACKBONES', 'LABELS_FORMAT', 'TRAIN_PRESETS', 'TDTConfig', 'teacher_fingerprint', 'labels_key', 'PseudoLabels',
-           'teacher_labels', 'storage_overhead', 'storage_report', 'TDTDataset', 'collate_tdt', 'tdt_dataset',
-           'RetinaFPN', 'Subnet', 'EmbeddingHead', 'TDT', 'build_tdt']
+           'teacher_labels', 'storage_overhead', 'storage_report', 'label_projection', 'project_labels', 'TDTDataset',
+           'collate_tdt', 'tdt_dataset', 'RetinaFPN', 'Subnet', 'EmbeddingHead', 'TDT', 'build_tdt']
 
 # %% ../../nbs/18_models_tdt.ipynb #58d15bc2
 TDT_BACKBONES = ('mobilenetv2', 'resnet18', 'resnet34', 'resnet50')
@@ -49,6 +49,9 @@ class TDTConfig:
     emb_channels: int = 256
     # D_s: the first D_s dims of the teacher embedding are regressed (Tab. 6; D_s <= D_t)
     emb_dim: int = 512
+    # which D_s numbers of a teacher vector: 'first' (the paper: its first D_s dims) | 'pca' (its first D_s principal
+    # components over the training pseudo labels, centred, unit length; no identity is read)
+    label_space: str = 'first'
     anchor_sizes: tuple = (32, 64, 128, 256, 512)    # base anchor size at P3..P7 (RetinaNet: 4 x stride)
     anchor_scales: tuple = (1.0, 2 ** (1 / 3), 2 ** (2 / 3))
     aspect_ratios: tuple = (1.0, 2.0, 4.0)          # height / width: the paper's width / height 1, 0.5, 0.25
@@ -74,7 +77,7 @@ class TDTConfig:
     def presets():
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), fpn_channels=64,
                                head_channels=64, emb_channels=128, emb_dim=128, anchor_sizes=(16, 32, 64, 128, 256),
-                               anchor_scales=(1.0,)),
+                               aspect_ratios=(2.5,), label_space='pca', nms_thresh=0.3),
                     full=dict(backbone='resnet34'))
 
 def _is_int(v) -> bool: return not isinstance(v, bool) and isinstance(v, numbers.Integral)
@@ -106,6 +109,7 @@ def _check_tdt_config(c: TDTConfig):
     if len(c.anchor_sizes) != 5:
         raise ConfigError(f"TDTConfig.anchor_sizes must have 5 values (P3..P7), got {c.anchor_sizes}")
     check_choice(c, 'head_norm', ('gn', 'none'))
+    check_choice(c, 'label_space', ('first', 'pca'))
     check_range(c, 'fg_iou', 0, 1, lo_open=True)
     check_range(c, 'bg_iou', 0, 1)
     if c.bg_iou > c.fg_iou: raise ConfigError(f"TDTConfig: bg_iou ({c.bg_iou}) must be <= fg_iou ({c.fg_iou})")
@@ -246,11 +250,27 @@ def storage_report(cache_dir='runs/cache/tdt', data='data/synth', path=None) -> 
     if path is not None: atomic_write_text(path, text)
     return text
 
+# %% ../../nbs/18_models_tdt.ipynb #d958a4e9
+def label_projection(labels: PseudoLabels, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    "Mean (D_t,) and the first `dim` principal axes (dim, D_t) of all the pseudo labels; reads no identity."
+    x = np.concatenate([labels.arrays[f"emb{i}"] for i in range(len(labels.names))]).astype(np.float64)
+    if len(x) <= dim: raise MotlibError(f"{labels.path}: {len(x)} pseudo labels cannot give {dim} principal axes")
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    axes = vt[:dim]
+    sign = np.sign(axes[np.arange(dim), np.abs(axes).argmax(1)])     # each axis' largest entry positive: one answer
+    return mean.astype(np.float32), (axes * sign[:, None]).astype(np.float32)
+
+def project_labels(x: np.ndarray, mean: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    "Teacher vectors (n, D_t) -> unit-length targets (n, dim) on the principal `axes`."
+    y = (x.astype(np.float32) - mean) @ axes.T
+    return y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
+
 # %% ../../nbs/18_models_tdt.ipynb #dde98419
 class TDTDataset(DetectionDataset):
-    "Detection frames (no identities) with each kept box's teacher embedding (first `emb_dim` dims) under 'teacher'."
+    "Detection frames (no identities) with each kept box's teacher target (`emb_dim` numbers) under 'teacher'."
     def __init__(self, sequences, labels: PseudoLabels, emb_dim: int, size=(1088, 608), aug: AugConfig | None = None,
-                 min_vis: float = 0.0):
+                 min_vis: float = 0.0, space: str = 'first'):
         super().__init__(sequences, size, aug, min_vis)
         if [s.name for s in self.seqs] != labels.names:
             names = [s.name for s in self.seqs]
@@ -258,6 +278,9 @@ class TDTDataset(DetectionDataset):
         if emb_dim > labels.dim:
             raise ConfigError(f"TDTConfig.emb_dim ({emb_dim}) must be <= the teacher's dimension D_t = {labels.dim}")
         self.labels, self.emb_dim = labels, int(emb_dim)
+        if space not in ('first', 'pca'):
+            raise ConfigError(f"TDTConfig.label_space must be 'first' or 'pca', got {space!r}")
+        self.proj = label_projection(labels, self.emb_dim) if space == 'pca' else None
         self.num_ids = None            # no identity classes: the student learns from the teacher alone
         self.collate_fn = collate_tdt
 
@@ -268,7 +291,9 @@ class TDTDataset(DetectionDataset):
         if len(lab) != n:
             name = self.seqs[seq_idx].name
             raise MotlibError(f"{self.labels.path}: {len(lab)} labels for {n} boxes in frame {t} of {name}")
-        s['teacher'] = torch.from_numpy(np.ascontiguousarray(lab[s['rows'].numpy(), :self.emb_dim]))
+        lab = lab[s['rows'].numpy()]
+        target = lab[:, :self.emb_dim] if self.proj is None else project_labels(lab, *self.proj)
+        s['teacher'] = torch.from_numpy(np.ascontiguousarray(target))
         return s
 
 def collate_tdt(samples: list[dict]) -> dict:
@@ -282,7 +307,7 @@ def tdt_dataset(sequences, cfg: TDTConfig, augment: bool = True) -> TDTDataset:
         raise ConfigError(f"TDTConfig.emb_dim ({cfg.emb_dim}) must be <= the teacher's dimension D_t = {net.cfg.dim}")
     labels = teacher_labels(sequences, net, cfg.min_vis, cfg.label_cache, source=cfg.teacher)
     aug = make_config(AugConfig, 'tdt') if augment else None
-    return TDTDataset(sequences, labels, cfg.emb_dim, cfg.input_size, aug, cfg.min_vis)
+    return TDTDataset(sequences, labels, cfg.emb_dim, cfg.input_size, aug, cfg.min_vis, cfg.label_space)
 
 # %% ../../nbs/18_models_tdt.ipynb #59d92ac2
 class RetinaFPN(nn.Module):
