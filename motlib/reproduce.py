@@ -16,11 +16,11 @@ from .pipeline import (METHODS, train_method, load_trained, ModelDetector, track
                        method_configs)
 
 # %% auto #0
-__all__ = ['COLUMNS', 'VERDICTS', 'TABLES', 'REPRO_PRESETS', 'CAVEATS', 'Column', 'mean_std', 'fmt_stat', 'Claim', 'verdict',
-           'derive_claims', 'Row', 'offline_row', 'Table', 'check_table', 'preset_rows', 'row_plan', 'train_overrides',
-           'train_key', 'imagenet_trunk', 'easy_recall', 'score_cell', 'train_cell', 'run_cell', 'report_path',
-           'table_stats', 'table_claims', 'discussion', 'budget_text', 'write_report', 'reproduce', 'list_tables',
-           'reproduce_main']
+__all__ = ['COLUMNS', 'VERDICTS', 'TABLES', 'REPRO_PRESETS', 'CAVEATS', 'BUSY_POLL_S', 'Column', 'mean_std', 'fmt_stat', 'Claim',
+           'verdict', 'derive_claims', 'Row', 'offline_row', 'Table', 'check_table', 'preset_rows', 'row_plan',
+           'train_overrides', 'train_key', 'imagenet_trunk', 'easy_recall', 'score_cell', 'CellBusy', 'train_cell',
+           'run_cell', 'report_path', 'table_stats', 'table_claims', 'discussion', 'budget_text', 'write_report',
+           'reproduce', 'list_tables', 'reproduce_main']
 
 # %% ../nbs/14_reproduce.ipynb #c1b5edf8
 @dataclass(frozen=True)
@@ -640,17 +640,21 @@ def _alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+class CellBusy(MotlibError):
+    "A cell's model is being trained by another live process: `reproduce` does other cells first, then waits."
+
 def _take_lock(folder: Path) -> Path:
     """`folder/.training.pid`, created exclusively: one process trains a cell at a time. Two `motlib-reproduce` runs
-    on one `--runs` that need the same model (e.g. JDE Table 3's `CE, Uncertainty` and `joint_vs_sde`'s joint row) get
-    a one-line error instead of two trainings in one folder; a dead process's lock is taken over (one machine)."""
+    on one `--runs` that need the same model (e.g. JDE Table 3's `CE, Uncertainty` and `joint_vs_sde`'s joint row, or
+    two invocations of one table sharing its seeds) never train it twice: the second gets `CellBusy`, a one-line error
+    naming the holder; a dead process's lock is taken over (one machine)."""
     lock = folder/'.training.pid'
     for _ in range(2):
         try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             txt = lock.read_text().strip() if lock.is_file() else ''
             if txt.isdigit() and _alive(int(txt)):
-                raise MotlibError(f"{folder}: being trained by process {txt} (another motlib-reproduce on the same "
+                raise CellBusy(f"{folder}: being trained by process {txt} (another motlib-reproduce on the same "
                                   f"--runs); wait for it, then run again (its model is reused)")
             lock.unlink(missing_ok=True)
             continue
@@ -867,6 +871,8 @@ CAVEATS = {
 }
 
 # %% ../nbs/14_reproduce.ipynb #08644042
+BUSY_POLL_S = 15.0       # seconds between looks at a cell another motlib-reproduce is training
+
 def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/synth', out='reports',
               runs='runs/reproduce', overrides=None, device: str | None = None, command: str | None = None,
               log=print) -> tuple[dict, Path]:
@@ -895,15 +901,23 @@ def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/
                                   + [f"--set {k}={v}" for k, v in extra.items()])
     dev = device or p['device']
     results, t0 = {row: [None] * n for row in rows}, time.perf_counter()
-    for s in range(n):
-        for row in rows:
-            cell = run_cell(plans[row], s, data, runs, dev, log)
+    pending = [(s, row) for s in range(n) for row in rows]
+    while pending:                  # cells another invocation is training are left for later, then waited for
+        busy = []
+        for s, row in pending:
+            try: cell = run_cell(plans[row], s, data, runs, dev, log)
+            except CellBusy as e:
+                busy.append((s, row))
+                log(f"{t.name} {row} seed {s}: later ({e})")
+                continue
             results[row][s] = cell
             log(f"{t.name} {row} seed {s}{' (reused)' if cell['reused'] else ''}: "
                 + ', '.join(f"{c} {_fmt1(cell['scores'].get(c), c)}" for c in t.columns))
             doc = dict(motlib_reproduce=1, table=t.name, preset=preset, command=command, rows=results)
             atomic_write_text(raw, json.dumps(_json_safe(doc), indent=1, default=list) + '\n')
             write_report(t, results, preset, out, command, extra, time.perf_counter() - t0, str(raw))
+        if len(busy) == len(pending): time.sleep(BUSY_POLL_S)       # only other processes' cells are left
+        pending = busy
     return results, path
 
 # %% ../nbs/14_reproduce.ipynb #f3371d43

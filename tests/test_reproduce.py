@@ -232,6 +232,29 @@ def test_two_processes_never_train_one_cell(synth, tmp_path, counting):
     tr = R.train_cell(plan, 0, synth, tmp_path/'runs', log=lambda *a: None)     # the holder is dead: taken over
     assert counting['train'] == 1 and tr['steps'] == 2 and not (folder/'.training.pid').exists()
 
+def test_busy_cell_is_done_last(synth, tmp_path, counting, monkeypatch):
+    """Two invocations of one table share its seeds: a cell another live process is training is left for later (the
+    other seeds train first), waited for, then taken over when its holder is gone."""
+    import subprocess, sys, threading
+    monkeypatch.setattr(R, 'BUSY_POLL_S', 0.2)
+    plan = row_plan(TINY, 'a', 'quick', OVER)
+    folder = tmp_path/'runs'/'train'/f"fairmot-{R._hash(train_key(plan, 0, synth))}-s0"
+    R._claim_folder(folder, R._hash(train_key(plan, 0, synth)), 'training run')
+    live = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(4)'])
+    threading.Thread(target=live.wait, daemon=True).start()        # reaped when it ends: no zombie keeps the pid
+    (folder/'.training.pid').write_text(f"{live.pid}\n")
+    lines = []
+    try: res, _ = reproduce(TINY, 'quick', seeds=2, **{**_kw(synth, tmp_path), 'log': lines.append})
+    finally:
+        live.kill()
+        live.wait()
+    done = [l for l in lines if not l.startswith('training') and 'later' not in l]
+    assert any('a seed 0: later' in l and f'process {live.pid}' in l for l in lines)
+    assert done[0].startswith('tiny a seed 1') and done[-1].startswith('tiny b seed 0')    # seed 1 first, seed 0 last
+    assert counting['train'] == 2 and all(c is not None for cs in res.values() for c in cs)
+    assert not (folder/'.training.pid').exists()
+
+
 # ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file
 def _fake_weights(monkeypatch, tmp_path, arch, value):
     import torchvision
