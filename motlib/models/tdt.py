@@ -18,7 +18,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import FeaturePyramidNetwork, batched_nms, box_iou, sigmoid_focal_loss
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
-from .fairmot import staged_features
+from .fairmot import MobileNetV2Up, staged_features
 from ..core import (ConfigError, Detections, MotlibError, atomic_write, check_choice, check_range, get_device,
                          make_config)
 from ..data.datasets import AugConfig, DetectionDataset, as_sequences, collate
@@ -40,6 +40,7 @@ class TDTConfig:
     "The TDT student and its distillation; defaults are paper 004's (sections 3.2-3.4, 4.2)."
     backbone: str = 'resnet34'            # one of TDT_BACKBONES (Tab. 5: RNet34-FPN is the paper's best)
     pretrained: bool = False              # ImageNet start: mobilenetv2 local file, resnets from torch's cache
+    frozen_stages: int = 0                # first MobileNetV2 stages kept at their ImageNet weights (0-4, as FairMOT's)
     input_size: tuple = (1088, 608)       # network input (width, height), multiples of 32 (the paper's ablations)
     fpn_channels: int = 256               # FPN width (RetinaNet)
     head_channels: int = 128              # class and box subnets: 4 convs of this width (section 4.2)
@@ -108,6 +109,10 @@ def _check_tdt_config(c: TDTConfig):
         setattr(c, k, tuple(float(x) for x in v))
     if len(c.anchor_sizes) != 5:
         raise ConfigError(f"TDTConfig.anchor_sizes must have 5 values (P3..P7), got {c.anchor_sizes}")
+    top = 4 if c.backbone == 'mobilenetv2' else 0
+    if not _is_int(c.frozen_stages) or not 0 <= c.frozen_stages <= top:
+        raise ConfigError(f"TDTConfig.frozen_stages: 0-4 with backbone='mobilenetv2', 0 otherwise; "
+                          f"got {c.frozen_stages!r} with backbone={c.backbone!r}")
     check_choice(c, 'head_norm', ('gn', 'none'))
     check_choice(c, 'label_space', ('first', 'pca'))
     check_range(c, 'fg_iou', 0, 1, lo_open=True)
@@ -312,13 +317,16 @@ def tdt_dataset(sequences, cfg: TDTConfig, augment: bool = True) -> TDTDataset:
 # %% ../../nbs/18_models_tdt.ipynb #59d92ac2
 class RetinaFPN(nn.Module):
     "Backbone stages at strides 8, 16, 32 + torchvision's FPN with P6, P7 (`LastLevelP6P7`): five maps."
-    def __init__(self, name: str = 'resnet34', pretrained: bool = False, out_channels: int = 256):
+    def __init__(self, name: str = 'resnet34', pretrained: bool = False, out_channels: int = 256,
+                 frozen_stages: int = 0):
         super().__init__()
         if name == 'mobilenetv2':
             f = torchvision.models.mobilenet_v2(weights=None).features
             if pretrained:
                 from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
                 load_pretrained(f, mobilenet_v2_imagenet_path())
+            if frozen_stages:       # FairMOT's stages (strides 4, 8, 16, 32): no gradient, no backward through them
+                f[:MobileNetV2Up.TAPS[frozen_stages - 1][1]].requires_grad_(False)
             stages, chans = [f[0:7], f[7:14], f[14:18]], (32, 96, 320)
         else:
             r = getattr(torchvision.models, name)(weights=None)
@@ -375,7 +383,7 @@ class TDT(nn.Module):
         sizes = tuple(tuple(s * k for k in cfg.anchor_scales) for s in cfg.anchor_sizes)
         self.anchor_gen = AnchorGenerator(sizes, (cfg.aspect_ratios,) * len(sizes))
         A = self.num_anchors = self.anchor_gen.num_anchors_per_location()[0]
-        self.trunk = RetinaFPN(cfg.backbone, cfg.pretrained, cfg.fpn_channels)
+        self.trunk = RetinaFPN(cfg.backbone, cfg.pretrained, cfg.fpn_channels, cfg.frozen_stages)
         prior = -math.log((1 - 0.01) / 0.01)                       # RetinaNet: every anchor starts at p = 0.01
         self.cls_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A, prior, cfg.head_norm)
         self.box_head = Subnet(cfg.fpn_channels, cfg.head_channels, cfg.head_convs, A * 4, 0.0, cfg.head_norm)
