@@ -408,7 +408,8 @@ _TDT_TEACHERS = """- **Teachers first**: `motlib-train reid --preset quick --out
   matched to the paper's teachers of the same rank."""
 _TDT_QUICK = """- **Data and budget**: SynthMOT tiny (10 training sequences of 100 frames at 320x192) and the quick student
   (MobileNetV2-FPN RetinaNet with local ImageNet weights, 3 anchors per location at one aspect ratio, D_s = 128
-  principal components of the teacher instead of its first 128 dimensions, NMS at 0.3, 5 epochs of batch 8, Adam)
+  principal components of the teacher instead of its first 128 dimensions, w_emb = 3, NMS at 0.3, the first
+  MobileNetV2 stage frozen, 6 epochs of batch 8 = 750 steps, Adam)
   instead of ResNet-34-FPN on ~54k images for 300-500k SGD iterations at 1088x608 (`reports/tdt_quick_recipe.md`).
 - **No identity label** is read by any TDT row: the student learns from the teacher's pseudo labels alone
   (`tests/test_tdt.py`: garbage identities give bit-identical training)."""

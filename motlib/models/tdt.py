@@ -78,7 +78,7 @@ class TDTConfig:
     def presets():
         return dict(quick=dict(backbone='mobilenetv2', pretrained=True, input_size=(320, 192), fpn_channels=64,
                                head_channels=64, emb_channels=128, emb_dim=128, anchor_sizes=(16, 32, 64, 128, 256),
-                               aspect_ratios=(2.5,), label_space='pca', nms_thresh=0.3),
+                               aspect_ratios=(2.5,), label_space='pca', nms_thresh=0.3, frozen_stages=1, w_emb=3.0),
                     full=dict(backbone='resnet34'))
 
 def _is_int(v) -> bool: return not isinstance(v, bool) and isinstance(v, numbers.Integral)
@@ -474,7 +474,7 @@ def detect(self: TDT, images: torch.Tensor) -> list[Detections]:
 
 # %% ../../nbs/18_models_tdt.ipynb #c6ee1f5b
 TRAIN_PRESETS = dict(
-    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=5, schedule='cosine', warmup_iters=50, log_every=10,
-               grad_clip=10.0),
+    quick=dict(optimizer='adam', lr=2e-3, batch_size=8, epochs=6, schedule='cosine', warmup_iters=50, log_every=10,
+               grad_clip=10.0, channels_last=True),
     full=dict(optimizer='sgd', lr=0.15, momentum=0.9, weight_decay=1e-4, schedule='cosine', batch_size=16, epochs=30,
               warmup_iters=2000, warmup='constant', warmup_factor=0.001 / 0.15, grad_clip=10.0))
