@@ -142,7 +142,9 @@ def test_embedding_loss_is_eq1_and_detect_rules():
         pos = m.matcher(box_iou(gt, o['anchors'])) >= 0
         ref = ((o['emb'][0][pos] - f) ** 2).sum(1).mean()
     assert pos.any() and L['emb'].item() == pytest.approx(ref.item(), rel=1e-4)
-    assert L['loss'].item() == pytest.approx(L['cls'].item() + 50 * L['box'].item() + 10 * L['emb'].item(), rel=1e-4)
+    w = m.cfg                                                       # the quick preset weighs L_e by 3 (paper: 10)
+    assert (w.w_cls, w.w_box, w.w_emb) == (1.0, 50.0, 3.0) and TDTConfig().w_emb == 10.0
+    assert L['loss'].item() == pytest.approx(L['cls'].item() + 50 * L['box'].item() + 3 * L['emb'].item(), rel=1e-4)
     with torch.no_grad(): m.cls_head[-1].bias.fill_(5.0)                                # every anchor scores ~1
     m.eval()
     d = m.detect(torch.rand(2, 3, 96, 160))

@@ -257,12 +257,14 @@ def storage_report(cache_dir='runs/cache/tdt', data='data/synth', path=None) -> 
 
 # %% ../../nbs/18_models_tdt.ipynb #d958a4e9
 def label_projection(labels: PseudoLabels, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    "Mean (D_t,) and the first `dim` principal axes (dim, D_t) of all the pseudo labels; reads no identity."
+    """Mean (D_t,) and the first `dim` principal axes (dim, D_t) of all the pseudo labels; reads no identity. Axes past
+    the labels' rank (a data set with fewer boxes than `dim`) are zero rows: those targets are 0."""
     x = np.concatenate([labels.arrays[f"emb{i}"] for i in range(len(labels.names))]).astype(np.float64)
-    if len(x) <= dim: raise MotlibError(f"{labels.path}: {len(x)} pseudo labels cannot give {dim} principal axes")
     mean = x.mean(0)
-    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    axes = vt[:dim]
+    _, s, vt = np.linalg.svd(x - mean, full_matrices=False)
+    rank = min(int((s > s[0] * 1e-6).sum()) if len(s) and s[0] > 0 else 0, dim)
+    axes = np.zeros((dim, x.shape[1]))
+    axes[:rank] = vt[:rank]
     sign = np.sign(axes[np.arange(dim), np.abs(axes).argmax(1)])     # each axis' largest entry positive: one answer
     return mean.astype(np.float32), (axes * sign[:, None]).astype(np.float32)
 
