@@ -6,9 +6,9 @@ import pytest
 import torch
 import motlib.reproduce as R
 from motlib.core import ConfigError, MotlibError
-from motlib.reproduce import (Claim, Row, Table, TABLES, REPRO_PRESETS, COLUMNS, verdict, mean_std, fmt_stat,
-                              derive_claims, preset_rows, row_plan, train_key, reproduce, reproduce_main, report_path,
-                              imagenet_trunk)
+from motlib.reproduce import (Claim, Row, Table, check_table, TABLES, REPRO_PRESETS, COLUMNS, verdict, mean_std,
+                              fmt_stat, derive_claims, preset_rows, row_plan, train_key, reproduce, reproduce_main,
+                              report_path, imagenet_trunk)
 
 torch.set_num_threads(1)
 
@@ -253,6 +253,20 @@ def test_busy_cell_is_done_last(synth, tmp_path, counting, monkeypatch):
     assert done[0].startswith('tiny a seed 1') and done[-1].startswith('tiny b seed 0')    # seed 1 first, seed 0 last
     assert counting['train'] == 2 and all(c is not None for cs in res.values() for c in cs)
     assert not (folder/'.training.pid').exists()
+
+
+def test_two_stage_row_embeds_crops(synth, tmp_path, counting):
+    """A `crop_reid` row re-tracks its base's model with a separate re-ID network on crops of the boxes (TDT Table 1's
+    two-stage pipeline): no training of its own, the same boxes (same AP), the re-ID network's embeddings."""
+    two = Table('two', 'two-stage check', 'fairmot', ('MOTA', 'IDF1', 'AP', 'TPR'),
+                rows={'a': Row(dict(reid_dim=8)), 'c': Row(base='a', crop_reid='mobilenetv2')})
+    res, path = reproduce(two, 'quick', seeds=1, **_kw(synth, tmp_path))
+    a, c = res['a'][0], res['c'][0]
+    assert counting == dict(train=1, track=2) and a['train_dir'] == c['train_dir']
+    assert c['scores']['AP'] == a['scores']['AP'] and c['key']['crop_reid'] == 'mobilenetv2'
+    assert 'embeddings by `mobilenetv2` on crops of its boxes' in path.read_text()
+    with pytest.raises(ConfigError, match="row 'c': crop_reid needs a base row"):
+        check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'c': Row(crop_reid='mobilenetv2')}))
 
 
 # ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file
