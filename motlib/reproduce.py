@@ -112,7 +112,7 @@ class Row:
     method: str | None = None          # default: the table's method
     interpolate: int = 0               # offline gap filling of the tracks, in frames (`track_and_score`; 0: off)
     min_track_len: int = 0             # offline: drop tracks reported in fewer frames (`track_and_score`; 0: off)
-    crop_reid: str | None = None       # re-track row: embeddings by this re-ID network on crops of the boxes (two-stage)
+    crop_reid: str | None = None       # re-track row: this re-ID network embeds crops of the boxes (two-stage)
     what: str = ''                     # one line for the report: what this row is here
 
 def offline_row(base: str, what: str, preset: str = 'fairmot_offline', track=None) -> Row:
