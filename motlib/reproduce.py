@@ -926,7 +926,8 @@ def reproduce(name, preset: str = 'quick', seeds: int | None = None, data='data/
         try:
             train_key(plan, 0, data)
             build_tracker(plan['tracker'], None, plan['tracker_preset'], plan['track'])
-        except ConfigError as e: raise ConfigError(f"table {t.name!r}, row {row!r}: {e}") from None
+            if plan.get('crop_reid'): load_reid(plan['crop_reid'])               # a missing re-ID run: before training
+        except MotlibError as e: raise ConfigError(f"table {t.name!r}, row {row!r}: {e}") from None
     for split in ('train', 'val'):
         if not (Path(data)/split).is_dir() or not list_sequences(Path(data)/split):
             raise MotlibError(f"{Path(data)/split}: no sequences (generate SynthMOT with motlib-synth, or pass --data)")

@@ -265,6 +265,11 @@ def test_two_stage_row_embeds_crops(synth, tmp_path, counting):
     assert counting == dict(train=1, track=2) and a['train_dir'] == c['train_dir']
     assert c['scores']['AP'] == a['scores']['AP'] and c['key']['crop_reid'] == 'mobilenetv2'
     assert 'embeddings by `mobilenetv2` on crops of its boxes' in path.read_text()
+    rows = {'a': Row(dict(reid_dim=8)), 'c': Row(base='a', crop_reid='nope')}
+    bad = Table('two', 'two', 'fairmot', ('MOTA',), rows=rows)
+    with pytest.raises(ConfigError, match="row 'c': nope: no such re-ID run"):
+        reproduce(bad, 'quick', seeds=1, **{**_kw(synth, tmp_path), 'runs': tmp_path/'runs3'})
+    assert counting['train'] == 1                                   # refused before any training
     with pytest.raises(ConfigError, match="row 'c': crop_reid needs a base row"):
         check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'c': Row(crop_reid='mobilenetv2')}))
 
