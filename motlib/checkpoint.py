@@ -4,7 +4,7 @@
 
 # %% ../nbs/10a_checkpoint.ipynb #fb42580f
 from __future__ import annotations
-import importlib.util, os
+import importlib.util, os, shutil
 from pathlib import Path
 import torch
 from torch import nn
@@ -15,15 +15,21 @@ __all__ = ['save_checkpoint', 'load_checkpoint', 'check_state_dict', 'match_stat
            'mobilenet_v2_imagenet_path']
 
 # %% ../nbs/10a_checkpoint.ipynb #e641a639
-def save_checkpoint(state, path) -> Path:
-    "`torch.save(state)` to `path` atomically (temp file, fsync, `os.replace`): a failure keeps the old file."
-    with atomic_write(path, 'wb') as f: torch.save(state, f)
-    return Path(path)
-
-# %% ../nbs/10a_checkpoint.ipynb #245b9d81
 def _short(e: BaseException) -> str:
     return f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
 
+def save_checkpoint(state, path) -> Path:
+    "`torch.save(state)` to `path` atomically (temp file, fsync, `os.replace`): a failure keeps the old file."
+    path = Path(path)
+    try:
+        with atomic_write(path, 'wb') as f: torch.save(state, f)
+    except Exception as e:
+        free = shutil.disk_usage(path.parent).free / 2**20 if path.parent.is_dir() else float('nan')
+        raise MotlibError(f"{path}: cannot write this checkpoint ({_short(e)}); {free:.0f} MiB free on its disk; "
+                          "the previous file, if any, is unchanged") from e
+    return path
+
+# %% ../nbs/10a_checkpoint.ipynb #245b9d81
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Load a `save_checkpoint` file; a missing, truncated or foreign file is a `MotlibError` naming it."
     path = Path(path)

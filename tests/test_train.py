@@ -140,7 +140,8 @@ def test_failed_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
     def half_then_crash(obj, f, *a, **k):
         f.write(b'PK\x03\x04 partial bytes'); raise OSError("No space left on device")
     monkeypatch.setattr(torch, 'save', half_then_crash)
-    with pytest.raises(OSError): save_checkpoint({'step': 2}, path)
+    with pytest.raises(MotlibError, match=r"last\.pt: cannot write this checkpoint \(OSError: No space left"):
+        save_checkpoint({"step": 2}, path)
     monkeypatch.setattr(torch, 'save', real_save)
     assert load_checkpoint(path)['step'] == 1 and [p.name for p in tmp_path.iterdir()] == ['last.pt']
 
