@@ -62,6 +62,8 @@ def train_main(argv=None) -> int:
     ap.add_argument('method', help='fairmot | jde | tdt | reid (a re-ID teacher) | ...: a key of METHODS')
     ap.add_argument('--preset', default='quick', help='quick (CPU minutes) | full (the paper, GPU)')
     ap.add_argument('--data', default='data/synth', help='MOTChallenge root with a train/ folder (default: SynthMOT)')
+    ap.add_argument('--extra-train', nargs='+', default=[], metavar='ROOT',
+                    help='more MOTChallenge roots whose train/ sequences join those of --data (e.g. detection-only)')
     ap.add_argument('--out', help='run folder (default runs/METHOD-PRESET)')
     g = ap.add_mutually_exclusive_group()
     g.add_argument('--resume', action='store_true', help="continue the run in --out from its last.pt")
@@ -81,7 +83,8 @@ def train_main(argv=None) -> int:
     def go():
         from motlib.pipeline import train_method
         over = a.overrides + (['resume=auto'] if a.resume else []) + ([f'teacher={a.teacher}'] if a.teacher else [])
-        r = train_method(a.method, a.preset, a.data, a.out, over, overwrite=a.overwrite, allow_no_ids=a.allow_no_ids)
+        data = [a.data, *a.extra_train] if a.extra_train else a.data
+        r = train_method(a.method, a.preset, data, a.out, over, overwrite=a.overwrite, allow_no_ids=a.allow_no_ids)
         print(f"trained {a.method} ({a.preset}): {r['step']} steps; run folder {r['out_dir']}")
     return _run('motlib-train', go)
 

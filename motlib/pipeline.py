@@ -16,7 +16,8 @@ from .data.datasets import iter_frames, frame_rate_of, prepare_frame, unletterbo
 # %% auto #0
 __all__ = ['TRACKERS', 'METHODS', 'build_tracker', 'track_frames', 'public_detections', 'track_sequences', 'tracker_min_score',
            'ModelDetector', 'track_source', 'PublicDetector', 'track_and_score', 'MethodSpec', 'frame_dataset',
-           'split_overrides', 'method_configs', 'train_method', 'read_run_meta', 'load_trained', 'load_weights']
+           'split_overrides', 'method_configs', 'training_sequences', 'train_method', 'read_run_meta', 'load_trained',
+           'load_weights']
 
 # %% ../nbs/10d_pipeline.ipynb #8536ecfe
 TRACKERS = {  # the one tracker registry: name -> (module, config class, tracker class)
@@ -332,22 +333,42 @@ def _check_same_run(out: Path, meta: dict):
             f"{out/'model.json'}: cannot resume with a different model or data ({'; '.join(diff)}); use a new --out"
         )
 
+# %% ../nbs/10d_pipeline.ipynb #88cb641e
+def _roots(data) -> list:
+    return [Path(r) for r in data] if isinstance(data, (list, tuple)) else [Path(data)]
+
+def training_sequences(data) -> list:
+    """The sequences of `data/train`, or of every `root/train` when `data` is a list of roots (more training data, e.g.
+    detection-only sequences for TDT); a missing folder or a sequence name found twice is a one-line `MotlibError`."""
+    seqs, seen = [], {}
+    for root in _roots(data):
+        if not (root/'train').is_dir():
+            raise MotlibError(f"{root}: no train/ folder (generate SynthMOT with motlib-synth)")
+        for s in list_sequences(root/'train'):
+            if s.name in seen:
+                raise MotlibError(f"{root/'train'}: sequence {s.name} is also in {seen[s.name]}; "
+                                  "training roots must not share sequence names")
+            seen[s.name] = root/'train'
+            seqs.append(s)
+    return seqs
+
 # %% ../nbs/10d_pipeline.ipynb #60288c27
 def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='data/synth', out_dir=None, overrides=None,
                  augment: bool = True, callbacks=None, overwrite: bool = False, allow_no_ids: bool = False) -> dict:
-    "Train `method` on `data/train` (a MOTChallenge root) with the shared `Trainer`; returns `Trainer.fit()`'s summary."
+    """Train `method` on `data/train` (a MOTChallenge root, or a list of roots whose train/ sequences are pooled) with the
+    shared `Trainer`; returns `Trainer.fit()`'s summary."""
     from motlib.core import seed_everything
     from motlib.train import Trainer, clear_run, dist_info
     spec = _method(method)
     mcfg, tcfg = method_configs(method, preset, overrides, out_dir)
     out = Path(tcfg.out_dir)
     resume = _check_run_folder(out, tcfg.resume, overwrite)
-    if not (Path(data)/'train').is_dir():
-        raise MotlibError(f"{data}: no train/ folder (generate SynthMOT with motlib-synth)")
-    ds = spec.get('build_dataset')(list_sequences(Path(data)/'train'), mcfg, augment)
+    seqs = training_sequences(data)
+    ds = spec.get('build_dataset')(seqs, mcfg, augment)
     num_ids = getattr(ds, 'num_ids', None)
     if num_ids == 0:
-        msg = f"{Path(data)/'train'}: no ground-truth identities (gt.txt empty, or every id negative or not evaluable)"
+        where = ', '.join(str(Path(r)/'train') for r in _roots(data))
+        msg = f"{where}: no ground-truth identities (gt.txt empty, or every id negative or not evaluable)"
         if not allow_no_ids:
             raise MotlibError(
                 msg + "; the re-ID head would learn nothing (allow_no_ids=True / --allow-no-ids to train anyway)"
@@ -356,7 +377,8 @@ def train_method(method: str = 'fairmot', preset: str | None = 'quick', data='da
     seed_everything(tcfg.seed)                       # the initial weights depend on the seed only (same seed, same run)
     model = spec.get('build_model')(mcfg, num_ids)
     meta = _jsonable(
-        dict(method=method, preset=preset, data=str(data), model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids)
+        dict(method=method, preset=preset, data=str(data) if isinstance(data, (str, Path)) else [str(r) for r in data],
+             model=asdict(getattr(model, 'cfg', mcfg)), num_ids=num_ids)
     )
     if resume: _check_same_run(out, meta)
     trainer = Trainer(model, ds, tcfg, callbacks=callbacks)      # device and batch errors, still before any write

@@ -274,6 +274,31 @@ def test_two_stage_row_embeds_crops(synth, tmp_path, counting):
         check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'c': Row(crop_reid='mobilenetv2')}))
 
 
+
+def test_extra_train_row_trains_on_more_roots(synth, tmp_path, counting):
+    """An `extra_train` row (TDT sec. 4.4.4) pools the train/ sequences of more roots with data/train; its key differs
+    from the same row without them, and a missing root is refused, naming the row, before any training."""
+    from motlib.data.synth import generate
+    extra = tmp_path/'detonly'
+    generate(extra, 'tiny_detonly', splits=('train',), seed=1, reid=False,
+             overrides=dict(frames=12, seqs_train=1, width=192, height=128, people_min=3, people_max=5))
+    t = Table('more', 'more data', 'fairmot', ('MOTA', 'AP'),
+              rows={'a': Row(dict(reid_dim=8)), 'b': Row(dict(reid_dim=8), extra_train=(str(extra),))})
+    res, path = reproduce(t, 'quick', seeds=1, **_kw(synth, tmp_path))
+    a, b = res['a'][0], res['b'][0]
+    assert counting['train'] == 2 and a['train_dir'] != b['train_dir']
+    meta = json.loads((Path(b['train_dir'])/'model.json').read_text())
+    assert meta['data'] == [str(synth), str(extra)] and meta['num_ids'] == json.loads(
+        (Path(a['train_dir'])/'model.json').read_text())['num_ids']           # detection-only rows add no identity
+    assert f"it also trains on the sequences of `{extra}/train`" in path.read_text()
+    bad = Table('more', 'more', 'fairmot', ('MOTA',), rows={'b': Row(dict(reid_dim=8), extra_train=('nope',))})
+    with pytest.raises(ConfigError, match="row 'b': nope: no train/ folder"):
+        reproduce(bad, 'quick', seeds=1, **{**_kw(synth, tmp_path), 'runs': tmp_path/'runs2'})
+    assert counting['train'] == 2
+    with pytest.raises(ConfigError, match="it takes no train overrides, method or extra_train"):
+        check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'a': Row(), 'c': Row(base='a', extra_train=('x',))}))
+
+
 # ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file
 def _fake_weights(monkeypatch, tmp_path, arch, value):
     import torchvision

@@ -166,6 +166,31 @@ def test_registry_train_track(data, tmp_path):
     assert 'OVERALL' in r['metrics'].index
 
 
+
+def test_detection_only_sequences_join_training(data, tmp_path):
+    """Section 4.4.4: detection-only sequences (every gt id -1, another root) join TDT's training set through
+    `motlib-train --extra-train`; roots that share a sequence name, or lack train/, are refused before any work."""
+    from motlib.cli import train_main
+    from motlib.data.mot import read_mot_txt
+    from motlib.data.synth import generate
+    from motlib.pipeline import read_run_meta, training_sequences
+    extra = tmp_path/'detonly'
+    generate(extra, 'tiny_detonly', ('train',), 1, ['frames=4', 'seqs_train=1'], reid=False)
+    seq = extra/'train'/'SynthMOT-tiny_detonly-train-01'
+    assert (read_mot_txt(seq/'gt'/'gt.txt')[:, 1] == -1).all()
+    names = [s.name for s in training_sequences([data, extra])]
+    assert names == ['SynthMOT-tiny-train-01', 'SynthMOT-tiny_detonly-train-01']
+    out = tmp_path/'run'
+    argv = ['tdt', '--preset', 'quick', '--data', str(data), '--extra-train', str(extra), '--out', str(out),
+            '--set', *SMALL, f"label_cache={tmp_path/'cache'}"]
+    assert train_main(argv) == 0
+    assert read_run_meta(out)['data'] == [str(data), str(extra)] and (out/'model.pt').is_file()
+    with pytest.raises(MotlibError, match="sequence SynthMOT-tiny-train-01 is also in"):
+        training_sequences([data, data])
+    with pytest.raises(MotlibError, match="nope: no train/ folder"):
+        training_sequences([data, tmp_path/'nope'])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
 def test_tdt_trains_on_cuda(data, tmp_path):
     "A few student steps on the GPU through the shared engine: finite, decreasing loss; detect on cuda works."

@@ -11,7 +11,7 @@ import numpy as np
 import cv2
 from fastcore.basics import patch
 from ..core import MotlibError, ConfigError, make_config, atomic_path, atomic_write_text, clean_stale_temps
-from ..core import check_range, check_order
+from ..core import check_range, check_order, check_choice
 from .mot import SeqInfo, write_seqinfo, write_mot_txt
 
 # %% auto #0
@@ -79,6 +79,7 @@ class SynthConfig:
     reid_per_id: int = 8             # crops per identity
     reid_cams: int = 6
     reid_size: tuple = (128, 64)     # crop (height, width), as Market-1501
+    identities: bool = True          # False: every gt id is -1, a detection-only sequence (TDT, paper 004, 4.4.4)
 
     @staticmethod
     def presets():
@@ -88,6 +89,7 @@ class SynthConfig:
         return {
             'tiny': tiny,
             'tiny_cyclists': dict(tiny, people_min=7, people_max=9, cyclists=3),   # two classes (QDTrack, notebook 16)
+            'tiny_detonly': dict(tiny, identities=False, seqs_train=20),          # boxes only (TDT, notebook 18)
             'mot17': {},
             'mot20': dict(width=1920, height=1080, fps=25.0, frames=500, seqs_train=4, seqs_val=2, seqs_test=2,
                           people_min=120, people_max=170, horizon=-0.35, near_height=0.2, far_height=0.085,
@@ -122,6 +124,7 @@ class SynthConfig:
         check_range(self, 'reid_per_id', 2, 1000, integer=True)           # a query and at least one gallery crop
         check_range(self, 'reid_cams', 2, 1000, integer=True)             # query and gallery need different cameras
         check_range(self, 'reid_size', 16, 1024, integer=True, size=2)
+        check_choice(self, 'identities', (True, False))
         _camera_geometry(self)                                             # the scene must leave ground to walk on
 
 # %% ../../nbs/02_data_synth.ipynb #5b725a7b
@@ -953,6 +956,7 @@ def config_hash(cfg: SynthConfig, prefix: str = '', **extra) -> str:
     }
     if not d.get('cyclists'):                                # without cyclists, the hashes (and files) of before
         d = {k: v for k, v in d.items() if k not in ('cyclists', 'cyclist_speed')}
+    if d.get('identities', True): d.pop('identities', None)  # with identities, the hashes of before as well
     d.update(extra, version=SYNTH_VERSION)
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
@@ -1028,7 +1032,9 @@ def _write_sequence(tmp, scene, name, chash):
         (tmp/'img1'/f"{fr.t:06d}.jpg").write_bytes(buf.tobytes())
         gts.append(fr.gt)
         dets.append(fr.det)
-    write_mot_txt(tmp/'gt'/'gt.txt', np.concatenate(gts), style='gt')
+    gt = np.concatenate(gts)
+    if not cfg.identities: gt[:, 1] = -1                 # detection-only: the boxes stay, who is who is not written
+    write_mot_txt(tmp/'gt'/'gt.txt', gt, style='gt')
     write_mot_txt(tmp/'det'/'det.txt', np.concatenate(dets), style='det')
     write_seqinfo(tmp/'seqinfo.ini', SeqInfo(name, cfg.fps, cfg.frames, cfg.width, cfg.height))
     meta = dict(
@@ -1042,7 +1048,7 @@ def _write_sequence(tmp, scene, name, chash):
         entries=int(scene.entries),
         exits=int(scene.exits),
         occluders=[dict(kind=o.kind, X=round(o.X, 3), Z=round(o.Z, 3)) for o in scene.occluders],
-        identities={str(k): v for k, v in scene.identities.items()},
+        identities={str(k): v for k, v in scene.identities.items()} if cfg.identities else {},
     )
     atomic_write_text(tmp/'synth.json', json.dumps(meta, indent=1, default=list))
 
