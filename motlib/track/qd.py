@@ -46,7 +46,9 @@ class QDTrackerConfig:
     @staticmethod
     def presets():
         return {'qdtrack': {}, 'mot17': dict(init_score_thr=0.9, memo_tracklet_frames=30),
-                'unit': dict(temperature=0.05)}
+                'unit': dict(temperature=0.05),
+                # SynthMOT's quick detector (notebook 15): stricter scores against its partial-person boxes
+                'synthmot': dict(init_score_thr=0.9, obj_score_thr=0.7)}
 
 # %% ../../nbs/08_qd_tracker.ipynb #6b10ba47
 def qd_similarity(det_emb, memo_emb, metric: str = 'bisoftmax', temperature: float = -1.0) -> np.ndarray:
