@@ -897,7 +897,8 @@ def write_report(t: Table, results: dict, preset: str, out='reports', command: s
     cells = [c for cs in results.values() for c in cs if c]
     n_seeds = len(next(iter(results.values()), []))
     dev = next((c['device'] for c in cells), 'not run yet')
-    thr = next((c['threads'] for c in cells), torch.get_num_threads())
+    thrs = sorted({c['threads'] for c in cells if c.get('threads') is not None})     # cells may come from several runs
+    thr = ' or '.join(str(n) for n in thrs) if thrs else torch.get_num_threads()
     import motlib
     trained = sum(1 for c in cells if c.get('trained_now') and not c.get('reused'))   # a reused cell was trained before
     wall = f"; wall time of this invocation {elapsed_s / 60:.1f} min" if elapsed_s is not None else ''

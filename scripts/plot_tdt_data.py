@@ -23,10 +23,10 @@ for ax, col in zip(axes, ('MOTA', 'IDF1', 'AP')):
     stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in per_row]
     ax.errorbar(n_seqs, means, yerr=stds, marker='o', capsize=4, color='C0')
     for n, v in zip(n_seqs, per_row): ax.plot([n] * len(v), v, '.', color='C1', alpha=0.6)
-    ax.set_xlabel('training sequences (the first 10 labelled, the rest detection-only)')
+    ax.set_xlabel('training sequences (10 labelled + detection-only)')
     ax.set_title(f"{col}, % (mean +- std, {max(len(v) for v in per_row)} seeds)")
     ax.set_xticks(n_seqs)
-    ax.xaxis.label.set_fontsize(7)
+    ax.xaxis.label.set_fontsize(8)
 fig.suptitle('TDT quick preset, 750 steps each: more detection-only data (paper 004, sec. 4.4.4)', fontsize=10)
 fig.tight_layout()
 buf = io.BytesIO()
