@@ -4,7 +4,7 @@ MobileNetV2 on crops), FairMOT's tracker, SynthMOT val (300 frames); two rounds,
 Usage (repository root):  python scripts/gpu_fps_tdt_table1.py RUN > fps.jsonl   (RUN: a `motlib-train tdt` run folder;
 DEV=cpu for a dry run; ONE=1 for one sequence). How reports/tdt_table1_gpu.md was measured.
 """
-import os, json, sys, time, torch
+import os, json, sys, torch
 from pathlib import Path
 from motlib.pipeline import load_trained, ModelDetector, track_and_score
 from motlib.detectors import SDEDetector

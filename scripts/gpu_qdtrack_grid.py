@@ -5,7 +5,7 @@ with OMP_NUM_THREADS=3 and num_workers=2 each on a 16-core H200 machine.
 
 Usage (repository root):  python scripts/gpu_qdtrack_grid.py NAME [KEY=VALUE ...]   (DEV=cpu: a dry run)
 """
-import sys, os, json, time, pickle, subprocess, dataclasses
+import sys, os, json, time, subprocess, dataclasses
 from pathlib import Path
 import numpy as np, torch
 name, over = sys.argv[1], sys.argv[2:]
@@ -28,14 +28,14 @@ from motlib.track.qd import QDTracker, QDTrackerConfig
 from motlib.track.jde import JDETracker, JDETrackerConfig
 from motlib.track.byte import interpolate_tracks, drop_short_tracks
 from motlib.eval import evaluate
-from torchvision.ops import nms
+from motlib.core import nms
 model, meta = load_trained(run, device=os.environ.get('DEV', 'cuda'))
 det = ModelDetector(model, model.cfg.input_size, os.environ.get('DEV', 'cuda'))
 seqs = list_sequences(Path('data/synth/val'))
 dets = {s.name: [(t, det(im, t)) for t, im in iter_frames(s)] for s in seqs}
 def pnms(d, thr):
     if thr is None or len(d.boxes) == 0: return d
-    k = np.sort(nms(torch.as_tensor(d.boxes).float(), torch.as_tensor(d.scores).float(), thr).numpy())
+    k = np.sort(nms(d.boxes, d.scores, thr))                  # class-agnostic, kept in their original order
     e = None if d.embeddings is None else d.embeddings[k]
     return dataclasses.replace(d, boxes=d.boxes[k], scores=d.scores[k], embeddings=e,
                                labels=None if d.labels is None else d.labels[k])

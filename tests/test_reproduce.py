@@ -274,7 +274,6 @@ def test_two_stage_row_embeds_crops(synth, tmp_path, counting):
         check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'c': Row(crop_reid='mobilenetv2')}))
 
 
-
 def test_extra_train_row_trains_on_more_roots(synth, tmp_path, counting):
     """An `extra_train` row (TDT sec. 4.4.4) pools the train/ sequences of more roots with data/train; its key differs
     from the same row without them, and a missing root is refused, naming the row, before any training."""
@@ -296,7 +295,8 @@ def test_extra_train_row_trains_on_more_roots(synth, tmp_path, counting):
         reproduce(bad, 'quick', seeds=1, **{**_kw(synth, tmp_path), 'runs': tmp_path/'runs2'})
     assert counting['train'] == 2
     with pytest.raises(ConfigError, match="it takes no train overrides, method or extra_train"):
-        check_table(Table('bad', 'bad', 'fairmot', ('MOTA',), rows={'a': Row(), 'c': Row(base='a', extra_train=('x',))}))
+        check_table(Table('bad', 'bad', 'fairmot', ('MOTA',),
+                          rows={'a': Row(), 'c': Row(base='a', extra_train=('x',))}))
 
 
 # ---------------------------------------------------------------- pretrained=imagenet: on request, from a stand-in file

@@ -166,7 +166,6 @@ def test_registry_train_track(data, tmp_path):
     assert 'OVERALL' in r['metrics'].index
 
 
-
 def test_detection_only_sequences_join_training(data, tmp_path):
     """Section 4.4.4: detection-only sequences (every gt id -1, another root) join TDT's training set through
     `motlib-train --extra-train`; roots that share a sequence name, or lack train/, are refused before any work."""
