@@ -222,20 +222,23 @@ class DarkNetFPN(nn.Module):
 
 # %% ../../nbs/13_models_jde.ipynb #0a7469dc
 class MobileNetV2FPN(nn.Module):
-    "MobileNetV2 trunk (optionally ImageNet-initialised from a local file) + torchvision's FPN at strides 8, 16, 32."
+    "MobileNetV2 trunk (ImageNet weights from a local file, optional) + torchvision's FPN, strides 8-32 (`fine`: 4-32)."
     TAPS, CHANNELS = ((0, 7), (7, 14), (14, 18)), (32, 96, 320)
+    # fine=True: a stride-4 level first (QDTrack's quick embeddings, notebook 15), strides 4, 8, 16, 32
+    FINE_TAPS, FINE_CHANNELS = ((0, 4), (4, 7), (7, 14), (14, 18)), (24, 32, 96, 320)
     # frozen_stages -> features[:end] frozen (FairMOT's stages: strides 4, 8, 16, 32)
     FROZEN_ENDS = (0, 4, 7, 14, 18)
-    def __init__(self, pretrained: bool = False, out_channels: int = 128, frozen_stages: int = 0):
+    def __init__(self, pretrained: bool = False, out_channels: int = 128, frozen_stages: int = 0, fine: bool = False):
         super().__init__()
         f = torchvision.models.mobilenet_v2(weights=None).features
         if pretrained:
             from motlib.checkpoint import load_pretrained, mobilenet_v2_imagenet_path
             load_pretrained(f, mobilenet_v2_imagenet_path())
         f[:self.FROZEN_ENDS[frozen_stages]].requires_grad_(False)     # no gradient, no backward through them
-        self.stages = nn.ModuleList([f[a:b] for a, b in self.TAPS])
-        self.fpn = FeaturePyramidNetwork(list(self.CHANNELS), out_channels)
-        self.out_channels = (out_channels,) * 3
+        taps, channels = (self.FINE_TAPS, self.FINE_CHANNELS) if fine else (self.TAPS, self.CHANNELS)
+        self.stages = nn.ModuleList([f[a:b] for a, b in taps])
+        self.fpn = FeaturePyramidNetwork(list(channels), out_channels)
+        self.out_channels = (out_channels,) * len(taps)
 
     def forward(self, x) -> list[torch.Tensor]:
         return list(self.fpn(staged_features(self.stages, x)).values())

@@ -42,14 +42,17 @@ class QDTrackConfig:
     anchor_sizes: tuple = (32, 64, 128, 256, 512)   # one size per FPN level (R50-FPN: 5 levels, MobileNetV2: 4)
     aspect_ratios: tuple = (0.5, 1.0, 2.0)           # anchor height / width
     box_head_dim: int = 1024            # the detector's two-layer box head width
+    rpn_pre_nms_train: int = 2000       # proposals per FPN level into the RPN's NMS, training (torchvision default)
     rpn_post_nms_train: int = 2000      # proposals kept per training image (torchvision default)
     box_batch_size: int = 512           # RoIs sampled per image for the box head (torchvision default)
     det_on_ref: bool = False            # also apply the detection losses to the reference frame (authors: key only)
+    emb_fine: bool = False              # embeddings from an added stride-4 FPN level (MobileNetV2 only; not the paper)
     emb_convs: int = 4                  # embedding head: 4 convs (3x3, GroupNorm, ReLU) ...
     emb_conv_channels: int = 256
     emb_fc: int = 1024                  # ... + 1 fully connected layer (ReLU) ...
     emb_dim: int = 256                  # ... + the linear embedding, 256-d
     roi_size: int = 7                   # RoIAlign output (authors: 7x7, sampling ratio 0 = adaptive)
+    roi_sampling: int = 2               # RoIAlign samples per bin side, MobileNetV2 trunk (torchvision's default 2)
     sampling: str = 'quasi_dense'       # 'quasi_dense' (RoIs around proposals) or 'sparse' (ground-truth boxes only)
     pos_iou: float = 0.7                # track sampler: positive at IoU >= pos_iou with a ground-truth box
     neg_iou: float = 0.3                # negative at IoU < neg_iou
@@ -75,8 +78,11 @@ class QDTrackConfig:
                                rpn_post_nms_train=300, box_batch_size=128, det_on_ref=True, emb_conv_channels=64,
                                emb_fc=256, emb_dim=128, rois_per_image=128,
                                # measured on SynthMOT val (reports/qdtrack_quick_recipe.md): the first MobileNetV2 stage
-                               # frozen, a 2-conv embedding head, NMS 0.3 against partial-person boxes
-                               frozen_stages=1, emb_convs=2, nms_thresh=0.3),
+                               # frozen, a 2-conv embedding head, NMS 0.3 against partial-person boxes, embeddings from
+                               # the stride-4 level (SynthMOT's people are 16-40 px wide); on the CPU, RoIAlign's
+                               # backward and the RPN's NMS took 40 % of a step: 1 sample per bin, 600 boxes per level
+                               frozen_stages=1, emb_convs=2, nms_thresh=0.3, emb_fine=True, roi_sampling=1,
+                               rpn_pre_nms_train=600),
                     full={})
 
 # %% ../../nbs/15_models_qdtrack.ipynb #fed931fb
@@ -86,18 +92,21 @@ def _check_qd_config(c: QDTrackConfig):
     "Every field checked before any work; the first bad one is a one-line `ConfigError` naming it."
     check_choice(c, 'backbone', BACKBONES)
     check_choice(c, 'sampling', SAMPLINGS)
-    for k in ('pretrained', 'det_on_ref', 'add_gt'): check_choice(c, k, (True, False))
+    for k in ('pretrained', 'det_on_ref', 'add_gt', 'emb_fine'): check_choice(c, k, (True, False))
     if c.pretrained and c.backbone != 'mobilenetv2':
         raise ConfigError(f"QDTrackConfig.pretrained: only MobileNetV2 has local ImageNet weights, not {c.backbone!r}")
     s = c.input_size
     if not isinstance(s, (tuple, list)) or len(s) != 2 or any(not _is_int(v) or v < 32 or v % 32 for v in s):
         raise ConfigError(f"QDTrackConfig.input_size must be (width, height), positive multiples of 32; got {s!r}")
     c.input_size = tuple(int(v) for v in s)
-    for k in ('num_classes', 'fpn_channels', 'box_head_dim', 'rpn_post_nms_train', 'box_batch_size',
-              'emb_conv_channels', 'emb_fc', 'emb_dim', 'roi_size', 'rois_per_image', 'max_dets'):
+    for k in ('num_classes', 'fpn_channels', 'box_head_dim', 'rpn_pre_nms_train', 'rpn_post_nms_train',
+              'box_batch_size', 'emb_conv_channels', 'emb_fc', 'emb_dim', 'roi_size', 'rois_per_image', 'max_dets'):
         check_range(c, k, 1, 10**6, integer=True)
     check_range(c, 'emb_convs', 0, 16, integer=True)
+    check_range(c, 'roi_sampling', 0, 16, integer=True)                    # 0: adaptive (ceil(box / roi_size))
     check_range(c, 'frozen_stages', 0, 4, integer=True)
+    if c.emb_fine and c.backbone != 'mobilenetv2':
+        raise ConfigError(f"QDTrackConfig.emb_fine: only mobilenetv2 adds a stride-4 level; {c.backbone!r} has one")
     if c.frozen_stages and c.backbone != 'mobilenetv2':
         raise ConfigError(f"QDTrackConfig.frozen_stages: only mobilenetv2 keeps stages frozen, not {c.backbone!r}")
     levels = 5 if c.backbone == 'resnet50' else 4
@@ -126,15 +135,17 @@ TRAIN_PRESETS = dict(   # full: the authors' MOT17 schedule (SGD 0.02, 4 epochs,
 
 # %% ../../nbs/15_models_qdtrack.ipynb #63fca94c
 class PyramidBackbone(nn.Module):
-    "A trunk's list of FPN maps as the OrderedDict torchvision's detectors expect, plus a max-pooled top level."
-    def __init__(self, trunk: nn.Module):
+    "A trunk's FPN maps as the OrderedDict torchvision's detectors expect, a max-pooled top level; `fine`: map 0 apart."
+    def __init__(self, trunk: nn.Module, fine: bool = False):
         super().__init__()
-        self.trunk = trunk
+        self.trunk, self.fine = trunk, fine
         self.out_channels = trunk.out_channels[0]
 
     def forward(self, x) -> OrderedDict:
         maps = self.trunk(x)
-        out = OrderedDict((str(i), m) for i, m in enumerate(maps))
+        out = OrderedDict()
+        if self.fine: out['fine'], maps = maps[0], maps[1:]     # the stride-4 map, for embeddings only
+        out.update((str(i), m) for i, m in enumerate(maps))
         out['pool'] = F.max_pool2d(maps[-1], 1, 2, 0)    # torchvision's LastLevelMaxPool
         return out
 
@@ -143,15 +154,17 @@ def build_detector(cfg: QDTrackConfig) -> FasterRCNN:
     W, H = cfg.input_size
     anchors = AnchorGenerator(tuple((s,) for s in cfg.anchor_sizes), (cfg.aspect_ratios,) * len(cfg.anchor_sizes))
     common = dict(min_size=H, max_size=W, rpn_anchor_generator=anchors,
+                  rpn_pre_nms_top_n_train=cfg.rpn_pre_nms_train,
                   rpn_post_nms_top_n_train=cfg.rpn_post_nms_train, box_batch_size_per_image=cfg.box_batch_size,
                   box_score_thresh=cfg.score_thresh, box_nms_thresh=cfg.nms_thresh, box_detections_per_img=cfg.max_dets)
     if cfg.backbone == 'resnet50':
         from torchvision.models.detection import fasterrcnn_resnet50_fpn
         return fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=cfg.num_classes + 1, **common)
     from motlib.models.jde import MobileNetV2FPN       # notebook 13's trunk (local ImageNet weights), shared
-    body = PyramidBackbone(MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels, cfg.frozen_stages))
+    trunk = MobileNetV2FPN(cfg.pretrained, cfg.fpn_channels, cfg.frozen_stages, fine=cfg.emb_fine)
+    body = PyramidBackbone(trunk, fine=cfg.emb_fine)
     C, r = body.out_channels, cfg.roi_size
-    pool = MultiScaleRoIAlign(['0', '1', '2'], r, sampling_ratio=2)
+    pool = MultiScaleRoIAlign(['0', '1', '2'], r, sampling_ratio=cfg.roi_sampling)
     return FasterRCNN(body, None, box_roi_pool=pool, box_head=TwoMLPHead(C * r * r, cfg.box_head_dim),
                       box_predictor=FastRCNNPredictor(cfg.box_head_dim, cfg.num_classes + 1), **common)
 
@@ -244,8 +257,9 @@ class QDTrack(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or QDTrackConfig()
         self.detector = build_detector(cfg)
-        names = ['0', '1', '2', '3'] if cfg.backbone == 'resnet50' else ['0', '1', '2']
-        self.track_roi = MultiScaleRoIAlign(names, cfg.roi_size, sampling_ratio=0 if cfg.backbone == 'resnet50' else 2)
+        names = ['0', '1', '2', '3'] if cfg.backbone == 'resnet50' else ['fine'] if cfg.emb_fine else ['0', '1', '2']
+        ratio = 0 if cfg.backbone == 'resnet50' else cfg.roi_sampling         # R50: the authors' adaptive sampling
+        self.track_roi = MultiScaleRoIAlign(names, cfg.roi_size, sampling_ratio=ratio)
         self.embed_head = EmbedHead(self.detector.backbone.out_channels, cfg.emb_convs, cfg.emb_conv_channels,
                                     cfg.emb_fc, cfg.emb_dim, cfg.roi_size)
         self.register_buffer('mean', torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -277,7 +291,7 @@ def _targets(frames: dict, idx) -> list[dict]:
 def _detection(self: QDTrack, il: ImageList, feats: OrderedDict, targets: list | None):
     "Proposals and detection losses (RPN + box head) for `targets`; without targets, proposals only (no gradient)."
     det = self.detector
-    feats = _fp32(feats)                                  # boxes are decoded in float32 even under bf16 autocast
+    feats = _detector_maps(feats)
     if targets is not None:
         with _no_autocast(il.tensors):
             props, rpn_l = det.rpn(il, feats, targets)
@@ -291,7 +305,9 @@ def _detection(self: QDTrack, il: ImageList, feats: OrderedDict, targets: list |
     finally: det.rpn.train(was)
     return props, {}
 
-def _fp32(feats: OrderedDict) -> OrderedDict: return OrderedDict((k, v.float()) for k, v in feats.items())
+def _detector_maps(feats: OrderedDict) -> OrderedDict:
+    "The maps the detector reads, in float32 (boxes are decoded in float32 even under bf16 autocast); `fine` left out."
+    return OrderedDict((k, v.float()) for k, v in feats.items() if k != 'fine')
 
 def _no_autocast(x: torch.Tensor):
     "A context without autocast on `x`'s device: torchvision's box coder would decode boxes in bf16 (2-8 px steps)."
@@ -345,8 +361,8 @@ def detect(self: QDTrack, images: torch.Tensor) -> list[Detections]:
     try:
         il, feats = self.features(images)
         with _no_autocast(images):
-            props, _ = self.detector.rpn(il, _fp32(feats))
-            dets, _ = self.detector.roi_heads(_fp32(feats), props, il.image_sizes)
+            props, _ = self.detector.rpn(il, _detector_maps(feats))
+            dets, _ = self.detector.roi_heads(_detector_maps(feats), props, il.image_sizes)
         emb = self.embed(feats, [d['boxes'] for d in dets], il.image_sizes).float()
     finally: self.train(was)
     emb = emb.split([len(d['boxes']) for d in dets])
