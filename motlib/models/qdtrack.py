@@ -106,7 +106,7 @@ def _check_qd_config(c: QDTrackConfig):
     check_range(c, 'roi_sampling', 0, 16, integer=True)                    # 0: adaptive (ceil(box / roi_size))
     check_range(c, 'frozen_stages', 0, 4, integer=True)
     if c.roi_sampling != 2 and c.backbone != 'mobilenetv2':
-        raise ConfigError(f"QDTrackConfig.roi_sampling: only mobilenetv2 sets it; {c.backbone!r} keeps its own sampling")
+        raise ConfigError(f"QDTrackConfig.roi_sampling: only mobilenetv2 sets it; {c.backbone!r} keeps its own")
     if c.emb_fine and c.backbone != 'mobilenetv2':
         raise ConfigError(f"QDTrackConfig.emb_fine: only mobilenetv2 adds a stride-4 level; {c.backbone!r} has one")
     if c.frozen_stages and c.backbone != 'mobilenetv2':
