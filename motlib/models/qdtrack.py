@@ -259,7 +259,8 @@ class QDTrack(nn.Module):
         super().__init__()
         self.cfg = cfg = cfg or QDTrackConfig()
         self.detector = build_detector(cfg)
-        names = ['0', '1', '2', '3'] if cfg.backbone == 'resnet50' else ['fine'] if cfg.emb_fine else ['0', '1', '2']
+        names = ['fine'] if cfg.emb_fine else ['0', '1', '2']                # MobileNetV2: stride 4, or strides 8-32
+        if cfg.backbone == 'resnet50': names = ['0', '1', '2', '3']          # R50-FPN: strides 4-32
         ratio = 0 if cfg.backbone == 'resnet50' else cfg.roi_sampling         # R50: the authors' adaptive sampling
         self.track_roi = MultiScaleRoIAlign(names, cfg.roi_size, sampling_ratio=ratio)
         self.embed_head = EmbedHead(self.detector.backbone.out_channels, cfg.emb_convs, cfg.emb_conv_channels,
@@ -363,8 +364,9 @@ def detect(self: QDTrack, images: torch.Tensor) -> list[Detections]:
     try:
         il, feats = self.features(images)
         with _no_autocast(images):
-            props, _ = self.detector.rpn(il, _detector_maps(feats))
-            dets, _ = self.detector.roi_heads(_detector_maps(feats), props, il.image_sizes)
+            maps = _detector_maps(feats)
+            props, _ = self.detector.rpn(il, maps)
+            dets, _ = self.detector.roi_heads(maps, props, il.image_sizes)
         emb = self.embed(feats, [d['boxes'] for d in dets], il.image_sizes).float()
     finally: self.train(was)
     emb = emb.split([len(d['boxes']) for d in dets])
