@@ -249,7 +249,7 @@ _QD_BAR = """- **The bar** of issue 10: MOTA >= 75 and IDF1 >= 75 for each seed,
   held-out split (`motlib-synth data/synth_tune --preset tiny --seed 7 --splits val`) no other QD-tracker setting
   gained reliably.
 - **The FairMOT-tracker row** is not QDTrack's method: FairMOT's tracker (a Kalman gate, then the same embeddings,
-  boxes > 0.7, a threshold chosen on this split in session 10) on the same detections. It shows how much of the IDF1
+  boxes > 0.7, a threshold chosen on this split) on the same detections. It shows how much of the IDF1
   gap is the appearance-only association."""
 TABLES.update({t.name: check_table(t) for t in (
     Table('qdtrack_quick', 'QDTrack quick preset on SynthMOT val: the bar and the seed-to-seed spread', 'qdtrack', _QD,

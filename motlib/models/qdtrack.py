@@ -130,7 +130,7 @@ def _check_qd_config(c: QDTrackConfig):
 
 # %% ../../nbs/15_models_qdtrack.ipynb #25d4189d
 TRAIN_PRESETS = dict(   # full: the authors' MOT17 schedule (SGD 0.02, 4 epochs, step at 3, clip 35, linear warm-up)
-    # quick: 2 pairs a step = 1,500 steps in the time 4 pairs took 750 (reports/qdtrack_quick_recipe.md, session 13)
+    # quick: 2 pairs a step = 1,500 steps in the time 4 pairs took 750 (reports/qdtrack_quick_recipe.md)
     quick=dict(optimizer='adam', lr=1e-3, batch_size=2, epochs=3, schedule='cosine', warmup_iters=50, grad_clip=35.0,
                log_every=10, channels_last=True),
     full=dict(optimizer='sgd', lr=0.02, momentum=0.9, weight_decay=1e-4, batch_size=16, epochs=4, lr_steps=(3,),
